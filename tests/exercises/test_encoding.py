@@ -42,3 +42,9 @@ def test_unknown_objects_are_described_not_sent():
     back = decode(encode(object()))
     assert isinstance(back, Unsupported) and back.what == "builtins.object"
     assert decode(encode(np.array(["a"]))).what == "array of dtype <U1"
+
+
+def test_numpy_float64_scalar_keeps_its_dtype():
+    back = decode(encode(np.float64(0.1)))
+    assert isinstance(back, np.float64) and back == 0.1
+    assert isinstance(decode(encode(0.1)), float) and not isinstance(decode(encode(0.1)), np.generic)

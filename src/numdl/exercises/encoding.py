@@ -45,10 +45,7 @@ def encode(value: Any) -> Any:
     """
     if value is None or isinstance(value, bool | str):
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return {"__int__": str(value)}
-    if isinstance(value, float):
-        return {"__float__": _float_to_text(value)}
+    # NumPy scalars first: np.float64 is a subclass of float, and its dtype must survive.
     if isinstance(value, np.generic | np.ndarray):
         arr = np.asarray(value)
         if arr.size > _MAX_ELEMENTS:
@@ -70,6 +67,10 @@ def encode(value: Any) -> Any:
             "scalar": isinstance(value, np.generic),
             "data": data,
         }
+    if isinstance(value, int):
+        return {"__int__": str(value)}
+    if isinstance(value, float):
+        return {"__float__": _float_to_text(value)}
     if isinstance(value, list | tuple):
         return {"__seq__": type(value).__name__, "items": [encode(v) for v in value]}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):

@@ -38,6 +38,8 @@ table.numdl-report, table.numdl-syllabus { border-collapse: collapse; width: 100
 table.numdl-report th, table.numdl-report td, table.numdl-syllabus th, table.numdl-syllabus td {
   text-align: left; vertical-align: top; padding: 0.45em 0.6em; border-bottom: 1px solid #8883; }
 .numdl-reason { color: #b42318; margin-top: 0.25em; }
+.numdl-pass { color: #067647; font-weight: 600; white-space: nowrap; }
+.numdl-fail { color: #b42318; font-weight: 600; white-space: nowrap; }
 td.numdl-progress { white-space: nowrap; }
 </style>"""
 
@@ -179,7 +181,8 @@ def render_report(report: Report) -> mo.Html:
         head += f"\n\n{html.escape(report.problem)}"
     rows = []
     for r in report.results:
-        mark = "✅" if r.passed else "❌"
+        mark = ("<span class='numdl-pass'>✓ pass</span>" if r.passed
+                else "<span class='numdl-fail'>✗ fail</span>")
         detail = "" if r.passed else f"<div class='numdl-reason'>{html.escape(r.reason)}</div>"
         rows.append(
             f"<tr data-passed='{str(r.passed).lower()}'><td>{mark}</td>"

@@ -1,0 +1,64 @@
+# numdl: two commands on a fresh machine.
+#   make tutorial   create .venv, install numdl, open the tutorial
+#   make test       create .venv with the test and torch extras, get chromium, run every test
+# Re-running a target is fast: installs are redone only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+ARGS   ?=
+PYTEST_ARGS ?=
+
+STAMP_BASE := $(VENV)/.stamp-base
+STAMP_TEST := $(VENV)/.stamp-test
+
+.PHONY: tutorial test test-fast bench lint chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_BASE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --editable .
+	@touch $@
+
+# torch==2.13.0 is the CPU wheel found locally; any other version pulls GBs of CUDA.
+$(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --editable ".[test,torch]"
+	@touch $@ $(STAMP_BASE)
+
+tutorial: $(STAMP_BASE)
+	$(BIN)/numdl tutorial $(ARGS)
+
+# Browser tests drive Debian's chromium (never a browser downloaded by Playwright).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "The browser tests need /usr/bin/chromium. Install it with:"; \
+		echo "    sudo apt-get update && sudo apt-get install -y chromium"; \
+		exit 1; \
+	fi
+
+# pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+test: $(STAMP_TEST) chromium
+	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+# Everything but the browser tests, for a quick loop while editing.
+test-fast: $(STAMP_TEST)
+	$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
+
+bench: $(STAMP_TEST)
+	@for script in benchmarks/*.py; do \
+		echo "== $$script"; $(BIN)/python $$script --quick || exit $$?; \
+	done
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m marimo check src/numdl/tutorial/[0-9]*.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,136 @@
+"""The launcher: free ports, loopback only unless a token protects the server, a real start."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from numdl.cli import build_command, choose_port, is_loopback, main
+from numdl.tutorial.catalog import CHAPTERS, available_chapters, resolve
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.3.2.1", "localhost", "::1", "[::1]"])
+def test_loopback_hosts(host):
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "10.0.0.1", "::", "example.org"])
+def test_public_hosts(host):
+    assert not is_loopback(host)
+
+
+def test_free_port_is_bindable():
+    port = choose_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+
+
+def test_busy_port_is_refused_by_name():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        with pytest.raises(ValueError, match=f"--port {busy} is not available"):
+            choose_port("127.0.0.1", busy)
+    with pytest.raises(ValueError, match="out of range"):
+        choose_port("127.0.0.1", 70000)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5"])
+def test_public_host_without_token_is_refused(host, capsys):
+    assert main(["tutorial", "--host", host, "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert f"refusing to serve on {host}" in err and "--token" in err
+
+
+def test_unknown_chapter_is_refused(capsys):
+    assert main(["tutorial", "zz", "--no-browser"]) == 2
+    assert "unknown chapter 'zz'" in capsys.readouterr().err
+
+
+def test_command_uses_marimo_run_and_the_token():
+    files = ["/x/00_home.py", "/x/01_why_numerics.py"]
+    cmd = build_command(host="127.0.0.1", port=1234, token_password=None, files=files)
+    assert cmd[1:4] == ["-m", "marimo", "run"] and cmd[4:6] == files
+    assert "--no-token" in cmd and cmd[cmd.index("--port") + 1] == "1234"
+    cmd = build_command(host="0.0.0.0", port=1234, token_password="s3cret", files=files)
+    # The token goes through stdin, never the command line (visible in `ps`).
+    assert "--token" in cmd and "s3cret" not in " ".join(cmd)
+
+
+def test_chapters_resolve_by_number_slug_and_file():
+    first = CHAPTERS[0]
+    for name in ("1", "01", "01_why_numerics", "01_why_numerics.py"):
+        assert resolve(name) == first
+    assert first in available_chapters()
+
+
+def test_list_prints_the_syllabus(capsys):
+    assert main(["tutorial", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(ch.title in out for ch in CHAPTERS)
+
+
+def test_progress_command_reports_and_resets(numdl_home, capsys):
+    from numdl.exercises import ProgressStore
+    from numdl.exercises.chapter01 import SEQUENCE_LOG_PROB
+
+    ProgressStore().record(SEQUENCE_LOG_PROB.id, "code", passed=True)
+    assert main(["progress"]) == 0
+    out = capsys.readouterr().out
+    assert "1/2 exercises passed" in out and f"{SEQUENCE_LOG_PROB.title}: passed" in out
+    assert main(["progress", "--reset"]) == 0
+    assert ProgressStore().all() == {}
+
+
+def _start(args, env_home):
+    import os
+
+    env = dict(os.environ, NUMDL_HOME=str(env_home))
+    proc = subprocess.Popen([sys.executable, "-m", "numdl.cli", "tutorial", "--no-browser", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 60
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "numdl tutorial is ready" in line:
+            return proc, line.split(": ", 1)[1].strip()
+    proc.kill()
+    raise AssertionError("server did not start:\n" + "".join(lines))
+
+
+def test_server_starts_on_loopback_and_serves_the_home_page(numdl_home):
+    proc, url = _start([], numdl_home)
+    try:
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/?file=00_home.py")
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.status == 200
+            assert b"marimo" in resp.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_token_protects_a_server(numdl_home):
+    import http.cookiejar
+
+    proc, url = _start(["--token-password", "s3cret", "--port", str(choose_port()), "1"], numdl_home)
+    try:
+        assert "access_token=s3cret" in url and "?file=01_why_numerics.py" in url
+        bare = url.split("&access_token")[0]
+        with urllib.request.urlopen(bare, timeout=10) as resp:
+            assert "/auth/login" in resp.geturl()  # sent to the login page
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        with opener.open(url, timeout=10) as resp:
+            assert resp.status == 200 and "/auth/login" not in resp.geturl()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

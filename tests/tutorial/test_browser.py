@@ -1,0 +1,149 @@
+"""The tutorial in a real browser: pages load and render offline, controls and exercises work.
+
+Markers of each chapter's computed outputs are asserted, not just the absence of
+errors: under ``marimo run`` a failing cell shows nothing at all.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from numdl import demos
+from numdl.exercises.chapter01 import PERPLEXITY, SEQUENCE_LOG_PROB
+from numdl.tutorial.catalog import CHAPTERS, HOME_SLUG, available_chapters
+
+pytestmark = pytest.mark.browser
+
+# plotly's renderer in marimo asks a CDN for MathJax; it is aborted and the page must still render.
+ALLOWED_BLOCKED = re.compile(r"^https://cdn\.jsdelivr\.net/npm/mathjax")
+
+# Text that each chapter computes and shows; a cell that raised would leave it out.
+EXPECTED = {
+    "01_why_numerics": [
+        "1 · Why numerical computation matters",
+        "becomes exactly 0 at length",
+        "condition number κ(A)",
+        "random critical points are minima",
+        "the activations become",
+        "No NaN appeared and no warning was raised",
+        "Exercise: The log-probability of a long sequence",
+        "Exercise: Perplexity without underflow",
+        "Key takeaways",
+    ],
+}
+PLOTS = {"01_why_numerics": 4}
+TIMEOUT = 60_000
+
+
+def open_page(page, server, slug: str, marker: str):
+    page.goto(server.url(slug))
+    page.get_by_text(marker).first.wait_for(timeout=TIMEOUT)
+
+
+def assert_no_errors(page):
+    assert page.locator(".marimo-error").count() == 0
+    assert page.get_by_text("An internal error occurred").count() == 0
+
+
+def assert_offline(page):
+    leaked = [u for u in page.external if not ALLOWED_BLOCKED.match(u)]
+    assert leaked == [], f"requests left loopback: {leaked}"
+
+
+def test_every_chapter_is_checked_here():
+    assert {c.slug for c in available_chapters()} <= set(EXPECTED)
+
+
+def test_home_page_lists_the_syllabus_and_opens_chapters(page, tutorial_server, screenshot):
+    open_page(page, tutorial_server, HOME_SLUG, "your progress")
+    rows = page.locator("table[data-testid='syllabus'] tbody tr")
+    assert rows.count() == len(CHAPTERS)
+    for ch in CHAPTERS:
+        assert page.get_by_text(ch.title, exact=True).count() >= 1
+    screenshot(page, HOME_SLUG)
+    assert_no_errors(page)
+    assert_offline(page)
+    page.get_by_role("link", name=CHAPTERS[0].title).click()
+    page.get_by_text("Key takeaways").wait_for(timeout=TIMEOUT)
+    assert "file=01_why_numerics.py" in page.url
+
+
+@pytest.mark.parametrize("slug", [c.slug for c in available_chapters()])
+def test_chapter_renders_every_output_offline(page, tutorial_server, slug, screenshot):
+    markers = EXPECTED[slug]
+    open_page(page, tutorial_server, slug, markers[-1])
+    for marker in markers:
+        assert page.get_by_text(marker).count() >= 1, f"missing output: {marker!r}"
+    assert page.locator(".katex").count() >= 5, "math is not typeset"
+    page.locator(".js-plotly-plot").nth(PLOTS[slug] - 1).wait_for(timeout=TIMEOUT)
+    assert_no_errors(page)
+    screenshot(page, slug)
+    assert_offline(page)
+
+
+def _verdict(page):
+    return page.get_by_text(re.compile(r"the product of tokens of probability|is still representable"))
+
+
+def test_moving_a_control_changes_its_output(page, tutorial_server):
+    open_page(page, tutorial_server, "01_why_numerics", "becomes exactly 0 at length")
+    expected_f32 = demos.running_product(0.1, 400, "float32").underflow_at
+    expected_f64 = demos.running_product(0.1, 400, "float64").underflow_at
+    page.get_by_text(f"becomes exactly 0 at length {expected_f32}").wait_for(timeout=TIMEOUT)
+    page.locator("select").first.select_option("float64")
+    page.get_by_text(f"becomes exactly 0 at length {expected_f64}").wait_for(timeout=TIMEOUT)
+    assert expected_f64 != expected_f32
+
+
+def _type_code(page, index: int, code: str):
+    editor = page.locator(".cm-content").nth(index)
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(code)
+    page.locator("body").click(position={"x": 5, "y": 5})  # blur: the editor sends its value
+
+
+def test_exercise_is_graded_in_the_page_and_progress_persists(page, tutorial_server, screenshot):
+    open_page(page, tutorial_server, "01_why_numerics", SEQUENCE_LOG_PROB.title)
+    _type_code(page, 0, SEQUENCE_LOG_PROB.start_code)
+    page.get_by_role("button", name="Check").first.click()
+    page.get_by_text(re.compile(r"\d+ of 10 cases passed")).wait_for(timeout=TIMEOUT)
+    reason = page.locator(".numdl-reason").first
+    assert "underflow" in reason.inner_text() or "-inf" in reason.inner_text()
+
+    page.get_by_role("button", name="Show a hint").first.click()
+    page.get_by_text(SEQUENCE_LOG_PROB.hints[0][:40]).wait_for(timeout=TIMEOUT)
+
+    _type_code(page, 0, SEQUENCE_LOG_PROB.solution)
+    page.get_by_role("button", name="Check").first.click()
+    page.get_by_text("All 10 cases passed, hostile ones included.").wait_for(timeout=TIMEOUT)
+    screenshot(page, "01_why_numerics-exercise-passed")
+
+    # A new session (reload) restores the code and the verdict from $NUMDL_HOME.
+    page.reload()
+    page.get_by_text("Restored your last answer (passed, 2 checks)").wait_for(timeout=TIMEOUT)
+    assert "np.errstate" in page.locator(".cm-content").first.inner_text()
+
+    open_page(page, tutorial_server, HOME_SLUG, "your progress")
+    row = page.locator("tr[data-chapter='1'] td.numdl-progress")
+    assert row.inner_text().startswith("1/2 passed")
+
+
+def test_runaway_answer_is_contained_while_controls_stay_live(page, tutorial_server):
+    open_page(page, tutorial_server, "01_why_numerics", PERPLEXITY.title)
+    _type_code(page, 1, "def perplexity(p):\n    while True:\n        pass\n")
+    page.get_by_role("button", name="Check").nth(1).click()
+    page.get_by_text("Grading…").wait_for(timeout=TIMEOUT)
+    started = time.monotonic()
+    # While the endless loop runs in its sandbox, a control still updates its output.
+    page.locator("select").first.select_option("float16")
+    expected = demos.running_product(0.1, 400, "float16").underflow_at
+    page.get_by_text(f"In float16 the product of tokens", exact=False).first.wait_for(timeout=5_000)
+    assert page.get_by_text(f"becomes exactly 0 at length {expected}").count() >= 1
+    assert time.monotonic() - started < PERPLEXITY.limits.seconds
+    page.get_by_text("did not finish within").wait_for(timeout=TIMEOUT)
+    assert_no_errors(page)

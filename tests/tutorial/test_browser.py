@@ -142,7 +142,7 @@ def test_runaway_answer_is_contained_while_controls_stay_live(page, tutorial_ser
     # While the endless loop runs in its sandbox, a control still updates its output.
     page.locator("select").first.select_option("float16")
     expected = demos.running_product(0.1, 400, "float16").underflow_at
-    page.get_by_text(f"In float16 the product of tokens", exact=False).first.wait_for(timeout=5_000)
+    page.get_by_text("In float16 the product of tokens", exact=False).first.wait_for(timeout=5_000)
     assert page.get_by_text(f"becomes exactly 0 at length {expected}").count() >= 1
     assert time.monotonic() - started < PERPLEXITY.limits.seconds
     page.get_by_text("did not finish within").wait_for(timeout=TIMEOUT)

@@ -11,7 +11,6 @@ in the server, on values that came back through :mod:`numdl.exercises.encoding`.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import sys
 import time
@@ -60,7 +59,7 @@ def main(argv: list[str]) -> int:
 
     from numdl.exercises.encoding import decode, encode
 
-    out = open(result_path, "a", encoding="utf-8")  # noqa: SIM115  (kept open for every case)
+    out = open(result_path, "a", encoding="utf-8")
 
     def emit(record: dict) -> None:
         out.write(json.dumps(record) + "\n")

@@ -158,7 +158,7 @@ class ProgressStore:
     def _locked(self):
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            lock = open(self.directory / ".progress.lock", "a+")  # noqa: SIM115
+            lock = open(self.directory / ".progress.lock", "a+")
         except OSError:
             yield  # read-only home: reads still work, writes will raise with a clear OSError
             return

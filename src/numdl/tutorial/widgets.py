@@ -119,7 +119,8 @@ class ExercisePanel:
         try:
             report = grade(self.exercise, code)
         except Exception as exc:  # a grader bug must show up in the page, not vanish in a thread
-            set_state(lambda s: {**s, "status": "error", "error": f"{type(exc).__name__}: {exc}"})
+            message = f"{type(exc).__name__}: {exc}"  # `exc` is unbound once the block ends
+            set_state(lambda s: {**s, "status": "error", "error": message})
             return
         try:
             entry = self.store.record(self.exercise.id, code, report.passed, report.summary)

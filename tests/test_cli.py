@@ -56,7 +56,7 @@ def test_unknown_chapter_is_refused(capsys):
 def test_command_uses_marimo_run_and_the_token():
     files = ["/x/00_home.py", "/x/01_why_numerics.py"]
     cmd = build_command(host="127.0.0.1", port=1234, token_password=None, files=files)
-    assert cmd[1:4] == ["-m", "marimo", "run"] and cmd[4:6] == files
+    assert cmd[1:5] == ["-m", "marimo", "-q", "run"] and cmd[5:7] == files
     assert "--no-token" in cmd and cmd[cmd.index("--port") + 1] == "1234"
     cmd = build_command(host="0.0.0.0", port=1234, token_password="s3cret", files=files)
     # The token goes through stdin, never the command line (visible in `ps`).

@@ -63,7 +63,9 @@ def build_command(
     *, host: str, port: int, token_password: str | None, files: Sequence[str]
 ) -> list[str]:
     """The ``marimo run`` command line that serves ``files``."""
-    cmd = [sys.executable, "-m", "marimo", "run", *files, "--host", host, "--port", str(port),
+    # -q: marimo's own banner names the gallery URL; ours (printed when the server
+    # answers) names the home page, with the token when there is one.
+    cmd = [sys.executable, "-m", "marimo", "-q", "run", *files, "--host", host, "--port", str(port),
            "--headless", "--no-sandbox", "--session-ttl", "600"]
     if token_password:
         cmd += ["--token", "--token-password-file", "-"]

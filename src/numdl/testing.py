@@ -54,9 +54,7 @@ def _exact_str(value: Any, digits: int) -> str:
     return str(value)
 
 
-def assert_ulp_close(
-    actual: Any, exact: Any, max_ulp: float, *, err_msg: str = ""
-) -> np.ndarray:
+def assert_ulp_close(actual: Any, exact: Any, max_ulp: float, *, err_msg: str = "") -> np.ndarray:
     """Assert that every element of `actual` is within `max_ulp` ULPs of `exact`.
 
     Parameters
@@ -134,8 +132,7 @@ def assert_ulp_close(
     titles = ("index", "actual", "exact", "ulp error")
     widths = [max(len(t), *(len(r[k]) for r in rows)) for k, t in enumerate(titles)]
     lines = [
-        ("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip()
-        for r in (titles, *rows)
+        ("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip() for r in (titles, *rows)
     ]
     worst_index = tuple(int(i) for i in np.unravel_index(int(worst[0]), errors.shape))
     message = (

@@ -13,10 +13,12 @@ import ml_dtypes
 import numpy as np
 
 __all__ = [
+    "ExpInFormat",
     "ProductRun",
     "SensitiveSolve",
     "TrainingRun",
     "activation_scales",
+    "exp_in_formats",
     "fraction_of_minima",
     "running_product",
     "sensitive_solve",
@@ -196,3 +198,53 @@ def train_linear_regression(dtype="float16", lr: float = 0.01, steps: int = 400,
             lost[step] = float(np.mean((new_w == w) & (update != 0)))
             w = new_w
     return TrainingRun(dt.name, losses, lost, w.astype(np.float64))
+
+
+@dataclass(frozen=True)
+class ExpInFormat:
+    """exp(x) in one format: the input as stored, what the format computes, the exact value."""
+
+    dtype: str
+    x_stored: float
+    computed: float
+    correctly_rounded: float
+    exact_log10: float  # log10 of the true e^x (of the stored input), for scale
+
+    @property
+    def outcome(self) -> str:
+        if np.isnan(self.x_stored):
+            return "input not representable (nan)"
+        if np.isnan(self.computed):
+            return "nan (this format has no inf)"
+        if np.isinf(self.computed):
+            return "overflow to inf"
+        if self.computed == 0:
+            return "underflow to 0"
+        return "finite"
+
+
+def exp_in_formats(x: float, formats=None) -> list[ExpInFormat]:
+    """Evaluate e^x in each format (float64 down to fp8), next to the correctly rounded value.
+
+    The input is first rounded to the format (e4m3fn cannot even store 1000:
+    it becomes NaN), then exp is computed by NumPy/ml_dtypes in that format and
+    compared with the exact e^x of the stored input rounded once.
+    """
+    import mpmath
+
+    from numdl.floats import FORMATS
+    from numdl.reference import evaluate
+
+    rows = []
+    for dt in formats or FORMATS:
+        dt = np.dtype(dt)
+        stored = np.asarray(x, dtype=np.float64).astype(dt)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            computed = float(np.exp(stored))
+        if np.isnan(float(stored)):
+            rounded, log10 = float("nan"), float("nan")
+        else:
+            rounded = float(evaluate(mpmath.exp, stored))
+            log10 = float(stored) / float(np.log(10.0))
+        rows.append(ExpInFormat(dt.name, float(stored), computed, rounded, log10))
+    return rows

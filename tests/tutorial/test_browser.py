@@ -33,8 +33,19 @@ EXPECTED = {
         "Exercise: Perplexity without underflow",
         "Key takeaways",
     ],
+    "02a_overflow_underflow": [
+        "2a · Overflow and underflow",
+        "overflow to inf",
+        "largest x with finite e^x",
+        "naive softmax =",
+        "exact value of the bits",
+        "Once p underflows",
+        "Exercise: The largest x with a finite exp(x)",
+        "Exercise: A ratio of exponentials that never overflows",
+        "Key takeaways",
+    ],
 }
-PLOTS = {"01_why_numerics": 4}
+PLOTS = {"01_why_numerics": 4, "02a_overflow_underflow": 3}
 TIMEOUT = 60_000
 
 

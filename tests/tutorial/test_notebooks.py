@@ -102,3 +102,37 @@ def test_home_page_shows_progress(numdl_home):
     assert "<tr data-chapter='1'>" in text and "1/2 passed" in text
     assert "href='?file=01_why_numerics.py'" in text
     assert text.count("in preparation") == sum(1 for c in CHAPTERS if not c.available)
+
+
+def test_chapter2a_naive_softmax_fails_where_the_thresholds_say():
+    from numdl.floats import format_info
+
+    app = load_app("02a_overflow_underflow")
+    _, defs = app.run(defs={"soft_s": control(1000), "soft_dtype": control("float64")})
+    assert np.all(np.isnan(defs["soft_out"]))
+    # float16: e^10 fits (10 < 11.09) but the sum of three does not: every share is 0.
+    assert format_info("float16").exp_overflow > 10
+    _, defs = app.run(defs={"soft_s": control(10), "soft_dtype": control("float16")})
+    assert np.all(defs["soft_out"] == 0)
+    _, defs = app.run(defs={"soft_s": control(5), "soft_dtype": control("float16")})
+    np.testing.assert_allclose(defs["soft_out"].astype(float), 1 / 3, rtol=1e-3)
+
+
+def test_chapter2a_underflow_breaks_division_and_log():
+    app = load_app("02a_overflow_underflow")
+    _, defs = app.run(defs={"under_x": control(-120), "under_dtype": control("float32")})
+    assert defs["under_p"] == 0 and np.isinf(defs["under_inv"]) and defs["under_log"] == -np.inf
+    _, defs = app.run(defs={"under_x": control(-100), "under_dtype": control("float32")})
+    assert 0 < defs["under_p"] < np.finfo(np.float32).tiny  # subnormal, not yet 0
+    assert defs["under_log"] == pytest.approx(-100, abs=0.02)
+
+
+def test_chapter2a_explorer_rounds_what_was_typed_in_every_format():
+    app = load_app("02a_overflow_underflow")
+    outputs, _ = app.run(defs={"explore_text": control("65520"), "explore_steps": control(0)})
+    text = html_of(outputs)
+    row16 = text.split("data-format='float16'")[1].split("</tr>")[0]
+    assert "inf" in row16 and "overflow" in row16
+    outputs, _ = app.run(defs={"explore_text": control("0.1"), "explore_steps": control(0)})
+    row64 = html_of(outputs).split("data-format='float64'")[1].split("</tr>")[0]
+    assert "0.1000000000000000055511151231257827021181583404541015625" in row64 and "rounded" in row64

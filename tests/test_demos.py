@@ -77,3 +77,38 @@ def test_training_stalls_when_updates_round_away():
     # The stall is at the scale of the format's spacing near 100: 0.5 for bfloat16.
     w_err = np.abs(runs["bfloat16"].weights - runs["float32"].weights)
     assert np.max(w_err) > 0.5
+
+
+def test_cancellation_errors_naive_loses_everything_stable_stays_within_a_few_ulp():
+    for dtype, floor in (("float64", 1e15), ("float32", 1e6), ("float16", 1e2)):
+        r = demos.cancellation_errors(np.logspace(-12, 1, 120), dtype)
+        assert np.max(r["stable"]) <= 4, dtype
+        assert np.nanmax(np.where(np.isfinite(r["naive"]), r["naive"], np.nan)) > floor, dtype
+
+
+def test_accumulation_and_ordering():
+    ns = [10, 1000, 100_000]
+    errs = demos.accumulation_errors("0.1 repeated", "float32", ns)
+    assert errs["naive"][-1] > 100 * errs["neumaier"][-1]
+    assert errs["neumaier"][-1] <= np.finfo(np.float32).eps
+    # float16 naive stagnates: adding 0.1 to 256 rounds back to 256.
+    e16 = demos.accumulation_errors("0.1 repeated", "float16", [5000], methods=("naive",))
+    assert e16["naive"][0] > 0.4
+    h = demos.harmonic_orders(10**5, "float32")
+    assert h["smallest first error"] < h["largest first error"]
+    with pytest.raises(ValueError, match="kind="):
+        demos.make_sequence("nope", 10, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="n=0"):
+        demos.harmonic_orders(0)
+
+
+def test_exp_in_formats_matches_the_thresholds():
+    from numdl.floats import format_info
+
+    rows = {r.dtype: r for r in demos.exp_in_formats(1000.0)}
+    assert rows["float64"].outcome == "overflow to inf"
+    assert rows["float8_e4m3fn"].outcome == "input not representable (nan)"
+    for r in demos.exp_in_formats(-20.0):
+        info = format_info(r.dtype)
+        expect_zero = -20.0 < info.exp_underflow
+        assert (r.computed == 0) == expect_zero, r.dtype

@@ -13,13 +13,18 @@ import ml_dtypes
 import numpy as np
 
 __all__ = [
+    "SEQUENCES",
     "ExpInFormat",
     "ProductRun",
     "SensitiveSolve",
     "TrainingRun",
+    "accumulation_errors",
     "activation_scales",
+    "cancellation_errors",
     "exp_in_formats",
     "fraction_of_minima",
+    "harmonic_orders",
+    "make_sequence",
     "running_product",
     "sensitive_solve",
     "train_linear_regression",
@@ -248,3 +253,101 @@ def exp_in_formats(x: float, formats=None) -> list[ExpInFormat]:
             log10 = float(stored) / float(np.log(10.0))
         rows.append(ExpInFormat(dt.name, float(stored), computed, rounded, log10))
     return rows
+
+
+def cancellation_errors(x, dtype="float64") -> dict[str, np.ndarray]:
+    """ULP errors of the naive and the stable (1 - cos x) / x^2 at each x, in ``dtype``.
+
+    The exact value comes from :mod:`numdl.reference` (mpmath on the exact binary
+    inputs), so the plot shows real errors, not differences between two
+    floating-point answers.
+    """
+    import mpmath
+
+    from numdl import naive, stable
+    from numdl.floats import as_dtype
+    from numdl.reference import evaluate, ulp_error
+
+    dt = as_dtype(dtype)
+    xs = np.asarray(x, dtype=np.float64).astype(dt)
+    def ratio(t):
+        # The half-angle identity, evaluated in mpmath: written as 1 - cos t it
+        # would cancel even at 146 bits once t is below about 1e-22.
+        if t == 0:
+            return mpmath.mpf(0.5)  # the limit
+        return 2 * mpmath.sin(t / 2) ** 2 / (t * t)
+
+    exact = evaluate(ratio, xs, rounded=False)
+    return {
+        "x": xs.astype(np.float64),
+        "naive": np.asarray(ulp_error(naive.one_minus_cos_ratio(xs), exact), dtype=np.float64),
+        "stable": np.asarray(ulp_error(stable.one_minus_cos_ratio(xs), exact), dtype=np.float64),
+    }
+
+
+SEQUENCES = ("0.1 repeated", "uniform [0, 1)", "±100 plus uniform [0, 1)")
+
+
+def make_sequence(kind: str, n: int, dtype="float32", *, rng: np.random.Generator) -> np.ndarray:
+    """Test sequences for summation: constant, random positive, and cancelling."""
+    from numdl.floats import as_dtype
+
+    dt = as_dtype(dtype)
+    if kind == "0.1 repeated":
+        x = np.full(n, 0.1)
+    elif kind == "uniform [0, 1)":
+        x = rng.random(n)
+    elif kind == "±100 plus uniform [0, 1)":
+        # Large terms that cancel in pairs hide a small positive drift: every
+        # addition rounds at the scale of 100, the sum itself grows like n / 2.
+        k = np.arange(n)
+        x = np.where(k % 2 == 0, 100.0, -100.0) + rng.random(n)
+    else:
+        raise ValueError(f"kind={kind!r}; choose one of {', '.join(SEQUENCES)}")
+    return x.astype(dt)
+
+
+def accumulation_errors(kind: str, dtype, ns, methods=("naive", "pairwise", "kahan", "neumaier"),
+                        *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Relative error of each summation method on the first n terms, for each n in ``ns``.
+
+    The error is measured against the correctly rounded exact sum of the same
+    (already rounded) terms, so it is the error of the summation alone.
+    """
+    from numdl.floats import summation
+    from numdl.reference import exact_sum
+
+    ns = [int(n) for n in ns]
+    x = make_sequence(kind, max(ns), dtype, rng=np.random.default_rng(seed))
+    out: dict[str, np.ndarray] = {}
+    exacts = [float(exact_sum(x[:n])) for n in ns]
+    for method in methods:
+        errs = []
+        for n, ex in zip(ns, exacts):
+            got = float(summation(x[:n], method))
+            errs.append(abs(got - ex) / abs(ex) if ex != 0 else abs(got))
+        out[method] = np.array(errs)
+    return out
+
+
+def harmonic_orders(n: int, dtype="float32") -> dict[str, float]:
+    """Sum 1/k for k = 1..n in ``dtype`` naively, largest terms first and smallest first.
+
+    Returns each order's relative error against the exact sum of the same rounded
+    terms: adding small terms first lets them accumulate before they meet the
+    large running total, so it is more accurate.
+    """
+    from numdl.floats import as_dtype, summation
+    from numdl.reference import exact_sum
+
+    dt = as_dtype(dtype)
+    if n < 1:
+        raise ValueError(f"n={n!r} must be positive")
+    terms = (1.0 / np.arange(1, n + 1)).astype(dt)
+    exact = float(exact_sum(terms))
+    result = {"exact": exact}
+    for name, seq in (("largest first", terms), ("smallest first", terms[::-1].copy())):
+        got = float(summation(seq, "naive"))
+        result[name] = got
+        result[name + " error"] = abs(got - exact) / exact
+    return result

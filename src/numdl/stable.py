@@ -30,9 +30,11 @@ def one_minus_cos_ratio(x):
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating) and x.dtype.kind != "V":
         x = x.astype(np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         half = x / 2
-        s = np.sin(half) / half  # sin(x/2)/(x/2) -> 1 as x -> 0: no division of tiny by tiny squared
+        # sin(h)/h -> 1 as h -> 0: never square a tiny x (x*x underflows to 0 long
+        # before the ratio does).  h is 0 for x = 0 and for the smallest subnormal,
+        # whose half rounds to 0; the limit 1 is exact there.
+        s = np.where(half == 0, np.asarray(1, dtype=x.dtype), np.sin(half) / half)
         out = np.asarray(s * s / 2, dtype=x.dtype)
-    out = np.where(x == 0, np.asarray(0.5, dtype=x.dtype), out)
     return out[()] if out.ndim == 0 else out

@@ -10,6 +10,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from numdl import demos
 from numdl.exercises.chapter01 import PERPLEXITY, SEQUENCE_LOG_PROB
@@ -44,8 +45,19 @@ EXPECTED = {
         "Exercise: A ratio of exponentials that never overflows",
         "Key takeaways",
     ],
+    "02b_rounding": [
+        "2b · Rounding errors",
+        "evaluates to",
+        "exact sum, rounded once",
+        "exact value stored",
+        "the rewrite stays within",
+        "log1p(x)",
+        "Smallest first is",
+        "Exercise: A compensated sum",
+        "Key takeaways",
+    ],
 }
-PLOTS = {"01_why_numerics": 4, "02a_overflow_underflow": 3}
+PLOTS = {"01_why_numerics": 4, "02a_overflow_underflow": 3, "02b_rounding": 2}
 TIMEOUT = 60_000
 
 
@@ -137,11 +149,11 @@ def test_exercise_is_graded_in_the_page_and_progress_persists(page, tutorial_ser
     # A new session (reload) restores the code and the verdict from $NUMDL_HOME.
     page.reload()
     page.get_by_text("Restored your last answer (passed, 2 checks)").wait_for(timeout=TIMEOUT)
-    assert "np.errstate" in page.locator(".cm-content").first.inner_text()
+    expect(page.locator(".cm-content").first).to_contain_text("np.errstate", timeout=TIMEOUT)
 
     open_page(page, tutorial_server, HOME_SLUG, "your progress")
     row = page.locator("tr[data-chapter='1'] td.numdl-progress")
-    assert row.inner_text().startswith("1/2 passed")
+    expect(row).to_have_text(re.compile(r"^1/2 passed"), timeout=TIMEOUT)
 
 
 def test_runaway_answer_is_contained_while_controls_stay_live(page, tutorial_server):

@@ -136,3 +136,17 @@ def test_chapter2a_explorer_rounds_what_was_typed_in_every_format():
     outputs, _ = app.run(defs={"explore_text": control("0.1"), "explore_steps": control(0)})
     row64 = html_of(outputs).split("data-format='float64'")[1].split("</tr>")[0]
     assert "0.1000000000000000055511151231257827021181583404541015625" in row64 and "rounded" in row64
+
+
+def test_chapter2b_values():
+    app = load_app("02b_rounding")
+    _, defs = app.run(defs={"canc_dtype": control("float64"), "canc_range": control([-10, 2]),
+                            "acc_kind": control("0.1 repeated"), "acc_dtype": control("float32"),
+                            "acc_max": control(5), "order_n": control(6)})
+    left, right, exact = defs["assoc_rows"]["float64"]
+    assert (left, right, exact) == (0.6000000000000001, 0.6, 0.6)
+    assert np.max(defs["canc"]["stable"]) <= 4 and np.max(defs["canc"]["naive"]) > 1e15
+    acc = defs["acc"]
+    assert acc["neumaier"][-1] < 1e-7 < 1e-5 < acc["naive"][-1]
+    order = defs["order"]
+    assert order["smallest first error"] < order["largest first error"] / 100

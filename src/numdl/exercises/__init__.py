@@ -8,7 +8,16 @@ module per chapter (:mod:`numdl.exercises.chapter01`, ...), and
 
 from __future__ import annotations
 
-from numdl.exercises.grading import Case, CaseResult, Exercise, Report, close_to, describe, grade
+from numdl.exercises.grading import (
+    Case,
+    CaseResult,
+    Exercise,
+    Report,
+    close_to,
+    describe,
+    grade,
+    ulp_close,
+)
 from numdl.exercises.progress import ExerciseProgress, ProgressStore, data_dir
 from numdl.exercises.sandbox import Limits, run_function
 
@@ -26,6 +35,7 @@ __all__ = [
     "exercises_for",
     "grade",
     "run_function",
+    "ulp_close",
 ]
 
 

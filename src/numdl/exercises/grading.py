@@ -23,7 +23,7 @@ import numpy as np
 from numdl.exercises.encoding import Unsupported
 from numdl.exercises.sandbox import Limits, SandboxRun, run_function
 
-__all__ = ["Case", "CaseResult", "Exercise", "Report", "close_to", "describe", "grade"]
+__all__ = ["Case", "CaseResult", "Exercise", "Report", "close_to", "describe", "grade", "ulp_close"]
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,8 @@ def close_to(
         e = exp_arr.astype(np.float64)
         both_nan = np.isnan(g) & np.isnan(e)
         same_inf = np.isinf(e) & (g == e)
-        tol = table.get(dtype, table["float64"]) * np.abs(e) + atol
         with np.errstate(invalid="ignore"):
+            tol = table.get(dtype, table["float64"]) * np.abs(e) + atol
             ok = both_nan | same_inf | (np.isfinite(e) & np.isfinite(g) & (np.abs(g - e) <= tol))
         if bool(np.all(ok)):
             return None
@@ -136,6 +136,42 @@ def close_to(
         else:
             what = f"returned {_num(gv)}"
         return f"{what}{where}; expected {_num(ev)}"
+
+    return check
+
+
+def ulp_close(max_ulp: float, *, check_dtype: bool = True) -> Callable[[Case, Any], str | None]:
+    """A checker: within ``max_ulp`` units in the last place of ``case.expected``.
+
+    ``case.expected`` is the correctly rounded reference (from
+    :mod:`numdl.reference`); the error is measured in ULPs of its dtype, so the
+    tolerance means the same thing in float16 and float64.  Special values
+    must match exactly (NaN with NaN, an infinity with the same infinity).
+    """
+    from numdl.reference import ulp_error
+
+    base = close_to(rtol={k: 0.0 for k in RTOL}, check_dtype=check_dtype)
+
+    def check(case: Case, got: Any) -> str | None:
+        shape_or_type = base(case, got)
+        if shape_or_type is None or not shape_or_type.startswith("returned"):
+            return shape_or_type
+        if not isinstance(got, np.ndarray | np.generic | float | int):
+            return shape_or_type
+        expected = np.asarray(case.expected)
+        if np.asarray(got).shape != expected.shape or (
+            check_dtype and isinstance(got, np.ndarray | np.generic) and np.asarray(got).dtype != expected.dtype
+        ):
+            return shape_or_type
+        got_arr = np.asarray(got, dtype=np.float64).astype(expected.dtype)
+        errors = np.atleast_1d(np.asarray(ulp_error(got_arr, expected), dtype=np.float64))
+        worst = int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
+        if errors[worst] <= max_ulp:
+            return None
+        g, e = got_arr.ravel()[worst], expected.ravel()[worst]
+        where = f" at index {worst}" if expected.ndim else ""
+        ulps = "" if not np.isfinite(errors[worst]) else f", {errors[worst]:.3g} ULP off (allowed: {max_ulp:g})"
+        return f"returned {_num(g)}{where}; expected {_num(e)}{ulps}"
 
     return check
 

@@ -87,6 +87,8 @@ def _(Fraction, decompose, mo):
     and 1 minus that is exactly `{float(_exact_stored)!r}`. A rounding of relative size $10^{{-16}}$
     in the input became a relative error of {float(_rel):.2g} in the output, because the
     subtraction removed all the leading digits the two numbers shared. That is *cancellation*.
+    (You may read that this expression prints `0.0`: it does not. float64 has numbers this
+    close to 1, and it is the *input* that was rounded, not the subtraction.)
     """)
     return
 

@@ -43,7 +43,7 @@ chromium:
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 test: $(STAMP_TEST) chromium
-	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; NUMDL_REQUIRE_TORCH=1 $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 

@@ -1,8 +1,33 @@
-"""Shared fixtures: every test gets its own NUMDL_HOME, so no test touches real progress."""
+"""Shared fixtures and settings.
+
+- Every test gets its own NUMDL_HOME, so no test touches a learner's real progress.
+- Under CI (``CI`` set) Hypothesis is derandomized: the same examples every run, so a red
+  build means a regression, not an unlucky draw.  Locally it explores new examples each run.
+- ``make test`` sets ``NUMDL_REQUIRE_TORCH=1``: the PyTorch tests must run there, so a missing
+  torch is an error instead of a silent skip.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
+
+
+def pytest_configure(config):
+    if os.environ.get("NUMDL_REQUIRE_TORCH"):
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise pytest.UsageError(
+                "NUMDL_REQUIRE_TORCH is set but torch is not importable: install the torch "
+                "extra (pip install -e '.[test,torch]'; torch==2.13.0)"
+            ) from exc
 
 
 @pytest.fixture(autouse=True)

@@ -324,7 +324,9 @@ def _(BLUE, RED, demos, go, mo, naive, np, rv_batch, rv_dtype, rv_offset):
              f"{float(np.spacing(np.float16(1e4))):g}, which would round the N(0, 1) part of "
              f"the data away.) " if _capped else "")
             + f"Offset {10.0**_log_off:.0e} in {stream.dtype}: the naive estimate was negative "
-            f"after {_n_neg} of 100 batches and nan or inf after {_n_bad}; Welford/Chan's worst "
+            f"after {_n_neg} of 100 batches and "
+            + (f"nan or inf after {_n_bad}" if _n_bad else "never nan or inf")
+            + "; Welford/Chan's worst "
             f"relative error was "
             f"{np.max(np.abs(stream.welford - stream.exact) / stream.exact):.1e}. "
             + (f"In float16, x² overflows {float(np.finfo(np.float16).max):g} once |x| > "

@@ -1,0 +1,497 @@
+"""Classification losses computed from logits, without forming probabilities.
+
+``cross_entropy`` and ``binary_cross_entropy_with_logits`` follow PyTorch's definitions (targets,
+reductions, ``ignore_index``, ``label_smoothing``, ``pos_weight``) and compute every loss from the
+log-sum-exp identities of :mod:`numdl.stable`: a confidently right prediction keeps its tiny loss
+(``1.7e-16`` for logits ``[37, 0, 0]``, where the textbook ``-log(softmax)`` and every framework
+give 0), and a masked class (logit ``-inf``) with target probability 0 contributes 0, not the
+``0 * -inf = nan`` of the textbook sum.  :mod:`numdl.naive` has the textbook versions,
+:mod:`numdl.reference` the exact values.
+
+References
+----------
+P. Blanchard, D. J. Higham and N. J. Higham, "Accurately computing the log-sum-exp and softmax
+functions", *IMA J. Numer. Anal.* 41(4), 2021.  PyTorch documentation of
+``torch.nn.functional.cross_entropy`` and ``binary_cross_entropy_with_logits`` (semantics).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from numdl._array_api import (
+    is_numpy_input,
+    namespace,
+    normalize_axes,
+    np_float_input,
+    np_round,
+    xp_float_input,
+)
+from numdl.stable import (
+    _LONG,
+    _SMALL,
+    _minus_abs,
+    _np_kernel,
+    _np_rows,
+    _special_row,
+    _two_sum,
+    _xp_core,
+    _xp_rows,
+    _xp_special,
+)
+
+__all__ = ["binary_cross_entropy_with_logits", "cross_entropy"]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: Any) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            f"reduction={reduction!r} is not one of {', '.join(repr(r) for r in REDUCTIONS)}"
+        )
+    return reduction
+
+
+def _check_smoothing(label_smoothing: Any) -> float:
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+        raise TypeError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
+    eps = float(label_smoothing)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"label_smoothing={label_smoothing!r} must be in [0, 1]")
+    return eps
+
+
+def _class_axis(axis: Any, ndim: int) -> int:
+    if ndim == 0:
+        raise ValueError("logits must have a class axis; got a 0-D array")
+    if isinstance(axis, tuple):
+        raise TypeError(f"axis must be a single int (the class axis), got {axis!r}")
+    return normalize_axes(axis, ndim)[0]
+
+
+def _fsum(values: np.ndarray) -> float:
+    """Correctly rounded sum of float64 values (``math.fsum``), with IEEE rules for inf and NaN."""
+    if values.size and not np.isfinite(values).all():
+        with np.errstate(invalid="ignore"):
+            return float(np.sum(values))
+    return math.fsum(values.tolist())
+
+
+def _reduce_np(
+    losses: np.ndarray, reduction: str, count: int, batch: tuple, dtype: np.dtype
+) -> Any:
+    if reduction == "none":
+        out = np_round(losses, dtype).reshape(batch)
+        return out[()] if out.ndim == 0 else out
+    total = _fsum(losses)
+    if reduction == "mean":
+        total = total / count if count else math.nan
+    return np_round(np.array([total]), dtype)[0]
+
+
+def cross_entropy(
+    logits,
+    target,
+    *,
+    axis=-1,
+    reduction="mean",
+    label_smoothing=0.0,
+    ignore_index=None,
+):
+    """Cross-entropy of `target` under ``softmax(logits)``, from the logits (PyTorch semantics).
+
+    The identity: the loss of a row is ``sum_c w_c (-log_softmax(x)_c)`` with
+    ``-log_softmax(x)_c = log1p(s) - (x_c - a)``, ``a = max x``,
+    ``s = sum_{j != argmax} exp(x_j - a)``, and ``w`` the (smoothed) target distribution:
+    ``w = (1 - eps) onehot(t) + eps / C`` for a class index ``t``, ``w = (1 - eps) p + eps / C``
+    for probabilities ``p`` (``eps = label_smoothing``, ``C`` classes).  Every term is
+    non-negative, so nothing cancels.
+
+    The textbook ``-log(softmax(x)[t])`` overflows with large logits, gives ``log 0 = -inf`` when the
+    true class's probability underflows, and gives exactly 0 when the prediction is confidently
+    right (``softmax`` rounds to 1): the loss of logits ``[37, 0, 0]`` with target 0 is
+    ``2 exp(-37) = 1.7e-16``, not 0.  A masked class (logit ``-inf``) with target probability 0
+    contributes 0 here, where ``0 * log(0)`` is NaN.
+
+    Parameters
+    ----------
+    logits : array_like, torch.Tensor or jax.Array
+        Unnormalised scores, with the classes along `axis` (e.g. ``(N, C)``; PyTorch's ``(N, C,
+        d1, ...)`` is ``axis=1``).
+    target : array_like or tensor
+        Class indices (integers) of the logits' shape without `axis`, or class probabilities
+        (floats) of the logits' shape.
+    axis : int
+        The class axis (default: the last).
+    reduction : {"mean", "sum", "none"}
+        "mean" averages over the batch elements that are not ignored (all of them for probability
+        targets); "sum" adds; "none" returns one loss per batch element (0 where ignored).
+    label_smoothing : float in [0, 1]
+        Mixes the target with the uniform distribution, as PyTorch does.
+    ignore_index : int, optional
+        Class-index targets equal to it contribute 0 and are left out of the mean (PyTorch's
+        default is -100; here the default is to ignore nothing).  Only for class-index targets.
+
+    Returns
+    -------
+    A scalar ("mean", "sum") or an array of the batch shape ("none"), of the logits' dtype
+    (float64 for integer logits) and kind (NumPy, tensor).
+
+    Raises
+    ------
+    ValueError
+        For an unknown `reduction`, `label_smoothing` outside [0, 1], a target shape that does not
+        match, labels outside ``[0, C)`` (other than `ignore_index`), `ignore_index` with
+        probability targets, or an `axis` out of range.
+    TypeError
+        For boolean or complex inputs, or a tuple `axis`.
+
+    Notes
+    -----
+    Special values: a row with NaN gives NaN; a row with one ``+inf`` logit gives 0 if that is the
+    target (and ``+inf`` if it is not, or if smoothing gives the others weight); several ``+inf``
+    give NaN; a row of all ``-inf`` gives NaN; a ``-inf`` logit gives ``+inf`` if its class has
+    target weight, 0 if it has none.  A "mean" with no element counted is NaN (``0 / 0``), as in
+    PyTorch.
+
+    Accuracy: float16/bfloat16/float32 within 1 ULP; float64 within ``2 max(1, kappa)`` ULP with
+    ``kappa = sum_j |x_j| |p_j - w_j| / loss`` (``p = softmax(x)``).  Probability targets are taken
+    as exact, and the smoothed weights are formed in float64.
+
+    References
+    ----------
+    Blanchard, Higham & Higham (2021); PyTorch, ``torch.nn.functional.cross_entropy``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numdl import losses, naive
+    >>> logits, target = np.array([[37.0, 0.0, 0.0]]), np.array([0])
+    >>> naive.cross_entropy(logits, target), losses.cross_entropy(logits, target)
+    (np.float64(0.0), np.float64(1.706609525148813e-16))
+    >>> masked = np.array([[1.0, -np.inf, 0.5]]), np.array([[0.7, 0.0, 0.3]])
+    >>> losses.cross_entropy(*masked)  # naive: 0 * log(0) = nan
+    np.float64(0.6240769841801066)
+    """
+    reduction = _check_reduction(reduction)
+    eps = _check_smoothing(label_smoothing)
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
+    ):
+        raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
+    plain = type(logits) is np.ndarray and type(target) is np.ndarray
+    if not plain and not is_numpy_input(logits, target):
+        return _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index)
+    x = np_float_input(logits, "logits")
+    if x.ndim == 2 and type(axis) is int and axis in (-1, 1):
+        ax = 1
+        x2, batch = x, (x.shape[0],)  # the common (N, C) call, without the general reshaping
+    else:
+        ax = _class_axis(axis, x.ndim)
+        x2, batch, _ = _np_rows(x, (ax,))
+    rows, classes = x2.shape
+    t_arr = np.asarray(target)
+    if t_arr.dtype.kind in "iu":
+        t, ignored = _class_targets(t_arr, batch, classes, ignore_index)
+        if _LONG is not None and 0 < x2.size <= _SMALL:
+            small = _small_cross_entropy(x2, t, ignored, None, eps)
+            if small is not None:
+                return _reduce_long(small, reduction, int(rows - ignored.sum()), batch, x.dtype)
+        stats = _np_kernel(x2, "stats", want_dsum=eps != 0)
+        ar = np.arange(rows)
+        t_safe = np.where(ignored, 0, t)
+        xt = x2[ar, t_safe].astype(np.float64)
+        with np.errstate(all="ignore"):
+            a_safe = np.where(np.isfinite(stats.a), stats.a, 0.0)
+            dt, dlt = _two_sum(xt, -a_safe)  # the target's shift, exactly
+            dlt = np.where(np.isfinite(dlt), dlt, 0.0)
+            lg = np.log1p(stats.s)
+            loss = (lg - dt * (1 - eps)) - dlt * (1 - eps)
+            if eps:
+                loss = loss - (eps / classes) * stats.dsum
+        weight = None
+        count = int(rows - ignored.sum())
+    else:
+        if ignore_index is not None:
+            raise ValueError("ignore_index applies to class-index targets only, not probabilities")
+        p = np_float_input(target, "target")
+        if p.shape != x.shape:
+            raise ValueError(
+                f"target has shape {p.shape}; probability targets must have the logits' shape "
+                f"{x.shape}"
+            )
+        p2 = _np_rows(p, (ax,))[0].astype(np.float64)
+        weight = p2 if eps == 0 else (1 - eps) * p2 + eps / classes
+        if _LONG is not None and 0 < x2.size <= _SMALL:
+            small = _small_cross_entropy(x2, None, None, weight, eps)
+            if small is not None:
+                return _reduce_long(small, reduction, rows, batch, x.dtype)
+        stats = _np_kernel(x2, "stats", weights=weight)
+        with np.errstate(all="ignore"):
+            lg = np.log1p(stats.s)
+            loss = lg * weight.sum(axis=1) - stats.wdsum
+        ignored = np.zeros(rows, dtype=bool)
+        count = rows
+    bad = np.flatnonzero(~np.isfinite(stats.a))
+    if bad.size:
+        loss = loss.copy()
+        for r in bad.tolist():
+            w = weight[r] if weight is not None else _class_weights(t[r], classes, eps)
+            loss[r] = _weighted_loss(w, _special_row(x2[r].astype(np.float64), "log_softmax"))
+    loss = np.where(ignored, 0.0, loss)
+    return _reduce_np(loss, reduction, count, batch, x.dtype)
+
+
+def _small_cross_entropy(
+    x2: np.ndarray, t: Any, ignored: Any, weight: Any, eps: float
+) -> np.ndarray | None:
+    """Per-row losses of a small input in long double (see :func:`numdl.stable._np_small`), or
+    None if a row has no finite maximum (the general path's special-value rules handle it)."""
+    rows, classes = x2.shape
+    xl = x2.astype(_LONG)
+    ar = np.arange(rows)
+    k = xl.argmax(axis=1)
+    a = xl[ar, k]
+    if not np.isfinite(a).all():
+        return None
+    d = xl - a[:, None]
+    e = np.exp(d)
+    e[ar, k] = 0  # kept out of the sum: log1p
+    lg = np.log1p(e.sum(axis=1))
+    if weight is None:
+        some_ignored = ignored.any()
+        t_safe = np.where(ignored, 0, t) if some_ignored else t
+        loss = lg - (1 - eps) * d[ar, t_safe]
+        if eps:
+            loss = loss - (eps / classes) * d.sum(axis=1)
+        return np.where(ignored, 0, loss) if some_ignored else loss
+    w = weight.astype(_LONG)
+    with np.errstate(invalid="ignore"):
+        wd = np.where(w == 0, 0, w * d)  # a class of weight zero contributes 0, even at -inf
+    return lg * w.sum(axis=1) - wd.sum(axis=1)
+
+
+def _reduce_long(
+    losses: np.ndarray, reduction: str, count: int, batch: tuple, dtype: np.dtype
+) -> Any:
+    """The reduction of long double losses, rounded once to `dtype`."""
+    if reduction == "none":
+        out = (
+            np_round(losses.astype(np.float64), dtype)
+            if dtype not in (np.float64, np.float32)
+            else losses.astype(dtype)
+        )
+        out = out.reshape(batch)
+        return out[()] if out.ndim == 0 else out
+    with np.errstate(invalid="ignore"):
+        total = losses.sum()
+        if reduction == "mean":
+            total = total / count if count else _LONG(math.nan)
+    if dtype in (np.float64, np.float32):
+        return np.asarray(total).astype(dtype)[()]
+    return np_round(np.array([float(total)]), dtype)[0]
+
+
+def _class_targets(
+    t_arr: np.ndarray, batch: tuple, classes: int, ignore_index: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    if t_arr.shape != batch:
+        raise ValueError(
+            f"target has shape {t_arr.shape}; class-index targets must have the logits' shape "
+            f"without the class axis, {batch}"
+        )
+    t = t_arr.reshape(-1).astype(np.int64, copy=False)
+    ignored = t == ignore_index if ignore_index is not None else np.zeros(t.shape, dtype=bool)
+    bad = ((t < 0) | (t >= classes)) & ~ignored
+    if bad.any():
+        raise ValueError(
+            f"target has labels outside [0, {classes}): {sorted(set(t[bad].tolist()))[:5]}"
+        )
+    return t, ignored
+
+
+def _class_weights(t: int, classes: int, eps: float) -> np.ndarray:
+    w = np.full(classes, eps / classes)
+    w[t] += 1 - eps
+    return w
+
+
+def _weighted_loss(w: np.ndarray, ls: np.ndarray) -> float:
+    """``-sum w_c ls_c`` with ``0 * inf = 0`` (a class without target weight contributes 0)."""
+    with np.errstate(invalid="ignore"):
+        terms = np.where(w == 0, 0.0, -w * ls)
+        return float(np.sum(terms))
+
+
+def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index):
+    xp = namespace(logits, target)
+    x = xp_float_input(xp, xp.asarray(logits) if isinstance(logits, list) else logits, "logits")
+    ax = _class_axis(axis, x.ndim)
+    x64 = xp.astype(x, xp.float64)
+    x2, batch, _ = _xp_rows(xp, x64, (ax,))
+    rows, classes = x2.shape
+    core = _xp_core(xp, x2, exact=x.dtype == xp.float64)
+    a_safe = xp.where(core.finite, core.a, xp.zeros_like(core.a))
+    ls = ((x2 - a_safe) - xp.log1p(core.s)) + core.dl
+    ls = xp.where(core.finite, ls, _xp_special(xp, x2, "log_softmax"))
+    t = target if hasattr(target, "dtype") else xp.asarray(target)
+    if xp.isdtype(t.dtype, "integral"):
+        if tuple(t.shape) != batch:
+            raise ValueError(
+                f"target has shape {tuple(t.shape)}; class-index targets must have the logits' "
+                f"shape without the class axis, {batch}"
+            )
+        t1 = xp.reshape(t, (rows,))
+        ignored = (
+            t1 == ignore_index if ignore_index is not None else xp.zeros((rows,), dtype=xp.bool)
+        )
+        out_of_range = ((t1 < 0) | (t1 >= classes)) & ~ignored
+        if bool(xp.any(out_of_range)):
+            raise ValueError(f"target has labels outside [0, {classes})")
+        t_safe = xp.where(ignored, xp.zeros_like(t1), t1)
+        ls_t = xp.take_along_axis(ls, xp.reshape(xp.astype(t_safe, xp.int64), (rows, 1)), axis=-1)[
+            :, 0
+        ]
+        loss = -(1 - eps) * ls_t
+        if eps:
+            loss = loss - (eps / classes) * xp.sum(ls, axis=-1)
+        count = rows - int(xp.sum(xp.astype(ignored, xp.int64)))
+        loss = xp.where(ignored, xp.zeros_like(loss), loss)
+    else:
+        if ignore_index is not None:
+            raise ValueError("ignore_index applies to class-index targets only, not probabilities")
+        p = xp_float_input(xp, t, "target")
+        if tuple(p.shape) != tuple(x.shape):
+            raise ValueError(
+                f"target has shape {tuple(p.shape)}; probability targets must have the logits' "
+                f"shape {tuple(x.shape)}"
+            )
+        p2, _, _ = _xp_rows(xp, xp.astype(p, xp.float64), (ax,))
+        w = p2 if eps == 0 else (1 - eps) * p2 + eps / classes
+        zero = w == 0
+        safe_ls = xp.where(zero, xp.zeros_like(ls), ls)  # 0 * -inf is 0 here, gradients included
+        loss = -xp.sum(w * safe_ls, axis=-1)
+        count = rows
+    if reduction == "none":
+        out = xp.reshape(loss, batch)
+    else:
+        out = xp.sum(loss)
+        if reduction == "mean":
+            out = out / count if count else out * math.nan
+    return out if out.dtype == x.dtype else xp.astype(out, x.dtype)
+
+
+def binary_cross_entropy_with_logits(logits, target, *, reduction="mean", pos_weight=None):
+    """Binary cross-entropy of `target` under ``sigmoid(logits)``, from the logits (PyTorch
+    semantics).
+
+    The identity: ``loss = pos_weight * y * softplus(-x) + (1 - y) * softplus(x)``, with
+    ``softplus(z) = max(z, 0) + log1p(exp(-|z|))``.  For targets in [0, 1] both terms are
+    non-negative, so nothing cancels.
+
+    The textbook ``-(y log p + (1 - y) log(1 - p))`` with ``p = sigmoid(x)`` gives ``inf`` once
+    ``p`` rounds to 1 (``x > 37`` in float64, ``x > 17`` in float32) and NaN from ``0 * log 0``.
+    PyTorch's ``(1 - y) x + softplus(-x)`` cancels for ``y = 0`` and very negative ``x``: it returns
+    0 where the loss is ``exp(x)`` (``4.2e-18`` at ``x = -40``); the form here does not.
+
+    Parameters
+    ----------
+    logits : array_like, torch.Tensor or jax.Array
+    target : array_like or tensor
+        Same shape as `logits`; probabilities in [0, 1] (values outside are computed but carry no
+        accuracy guarantee, as the two terms may then cancel).
+    reduction : {"mean", "sum", "none"}
+    pos_weight : array_like, optional
+        Weight of the positive term, broadcast against `target` (one per class along the last
+        axis, as in PyTorch).
+
+    Returns
+    -------
+    A scalar ("mean", "sum") or an array of the logits' shape ("none"), of the logits' dtype and
+    kind.
+
+    Notes
+    -----
+    Special values: a term whose coefficient is 0 contributes 0 even where its softplus is
+    infinite, so ``x = -inf, y = 0`` and ``x = +inf, y = 1`` give 0; ``x = ±inf`` against the other
+    label gives ``+inf``; NaN gives NaN.  An empty "mean" is NaN.  Accuracy: 1 ULP for narrow
+    formats, ``2 max(1, kappa)`` ULP for float64 (kappa: the relative condition number in ``x``,
+    ``y`` and ``pos_weight``).
+
+    References
+    ----------
+    PyTorch, ``torch.nn.functional.binary_cross_entropy_with_logits``; Maechler (2012) for
+    ``softplus``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numdl import losses, naive
+    >>> x, y = np.array([-40.0, 40.0]), np.array([0.0, 0.0])
+    >>> naive.binary_cross_entropy(x, y), losses.binary_cross_entropy_with_logits(x, y, reduction="none")
+    (np.float64(inf), array([4.24835426e-18, 4.00000000e+01]))
+    """
+    reduction = _check_reduction(reduction)
+    if not is_numpy_input(logits, target, pos_weight):
+        xp = namespace(logits, target, pos_weight)
+        x = xp_float_input(xp, logits, "logits")
+        y = target if hasattr(target, "dtype") else xp.asarray(target)
+        y = xp_float_input(xp, y, "target")
+        if tuple(y.shape) != tuple(x.shape):
+            raise ValueError(
+                f"target has shape {tuple(y.shape)}; it must have the logits' shape {tuple(x.shape)}"
+            )
+        pw = None
+        if pos_weight is not None:
+            pw = pos_weight if hasattr(pos_weight, "dtype") else xp.asarray(pos_weight)
+            pw = xp.astype(xp_float_input(xp, pw, "pos_weight"), xp.float64)
+        loss = _bce64(xp, xp.astype(x, xp.float64), xp.astype(y, xp.float64), pw)
+        if reduction == "none":
+            out = loss
+        else:
+            out = xp.sum(loss)
+            if reduction == "mean":
+                n = math.prod(x.shape)
+                out = out / n if n else out * math.nan
+        return out if out.dtype == x.dtype else xp.astype(out, x.dtype)
+    x = np_float_input(logits, "logits")
+    y = np_float_input(target, "target")
+    if y.shape != x.shape:
+        raise ValueError(f"target has shape {y.shape}; it must have the logits' shape {x.shape}")
+    pw = None
+    if pos_weight is not None:
+        pw = np_float_input(pos_weight, "pos_weight").astype(np.float64)
+        try:
+            np.broadcast_shapes(pw.shape, y.shape)
+        except ValueError:
+            raise ValueError(
+                f"pos_weight (shape {pw.shape}) does not broadcast against target (shape {y.shape})"
+            ) from None
+    with np.errstate(all="ignore"):
+        loss = _bce64(np, x.astype(np.float64), y.astype(np.float64), pw)
+    loss = np.asarray(loss, dtype=np.float64)
+    if reduction == "none":
+        out = np_round(loss, x.dtype)
+        return out[()] if out.ndim == 0 else out
+    return _reduce_np(loss.reshape(-1), reduction, loss.size, (), x.dtype)
+
+
+def _bce64(xp: Any, x: Any, y: Any, pw: Any) -> Any:
+    """``pw y softplus(-x) + (1 - y) softplus(x)`` in float64 with ``0 * inf = 0``; both softplus
+    share ``log1p(exp(-|x|))``."""
+    t = xp.log1p(xp.exp(_minus_abs(xp, x)))
+    zero = xp.zeros_like(x)
+    sp_plus = xp.where(x >= 0, x, zero) + t
+    sp_minus = xp.where(x >= 0, zero, -x) + t
+    c1 = y if pw is None else pw * y
+    c2 = 1.0 - y
+    # Each term's coefficient may be 0 where its softplus is inf (x = ±inf): give the product 0,
+    # and give the unused branch a finite argument so that no gradient is poisoned.
+    term1 = xp.where(c1 == 0, zero, c1 * xp.where(c1 == 0, zero, sp_minus))
+    term2 = xp.where(c2 == 0, zero, c2 * xp.where(c2 == 0, zero, sp_plus))
+    return term1 + term2

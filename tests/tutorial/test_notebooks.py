@@ -150,3 +150,37 @@ def test_chapter2b_values():
     assert acc["neumaier"][-1] < 1e-7 < 1e-5 < acc["naive"][-1]
     order = defs["order"]
     assert order["smallest first error"] < order["largest first error"] / 100
+
+
+def test_chapter4_confident_class_and_epsilon():
+    app = load_app("04_stable_softmax")
+    _, defs = app.run(defs={"cmp_kind": control("log_softmax"), "cmp_preset": control("confident class"),
+                            "cmp_magnitude": control(40), "cmp_dtype": control("float64"),
+                            "eps_logp": control(-12), "eps_value": control("1e-8"),
+                            "eps_dtype": control("float16")})
+    c = defs["comparison"]
+    assert c.ulp_errors["numdl"] == 0 and c.ulp_errors["max-shift"] > 1e15
+    assert c.outputs["max-shift"][0] == 0 and c.exact[0] < 0
+    # In float16, eps = 1e-8 is below the smallest subnormal: it rounds to 0.
+    assert defs["eps_stored"] == 0 and defs["eps_result"] == -np.inf
+    assert len(defs["STEPS"]) == 5
+
+
+def test_chapter4_sweep_numdl_is_correctly_rounded_where_max_shift_fails():
+    app = load_app("04_stable_softmax")
+    _, defs = app.run(defs={"cmp_kind": control("softmax"), "cmp_preset": control("random"),
+                            "cmp_magnitude": control(100), "cmp_dtype": control("float64")})
+    sweep = defs["sweep"]
+    assert np.max(sweep["numdl"]) <= 1 and np.max(sweep["max-shift"]) > 10
+
+
+def test_chapter5a_losses():
+    app = load_app("05a_cross_entropy")
+    _, defs = app.run(defs={"ce_margin": control(50), "ce_classes": control(10), "ce_dtype": control("float64"),
+                            "bce_x": control(-40), "bce_y": control("0"),
+                            "ls_eps": control(0.1), "ls_margin": control(800)})
+    point = defs["ce_point"]
+    assert point["numdl"][0] == point["exact"][0] > 0 and point["max-shift"][0] == 0
+    assert defs["bce_numdl"] == pytest.approx(defs["bce_exact"]) and defs["bce_exact"] > 0
+    assert np.isfinite(defs["ls_numdl"]) and np.isnan(defs["ls_naive"])
+    assert defs["mask_numdl"] == pytest.approx(defs["mask_exact"]) and np.isnan(defs["mask_naive"])

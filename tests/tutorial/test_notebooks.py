@@ -6,40 +6,20 @@ what catch errors; the browser tests check that the outputs appear.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import ml_dtypes
 import numpy as np
 import pytest
+from nbutil import control, html_of, load_app
 
 from numdl.tutorial.catalog import CHAPTERS, HOME_SLUG, available_chapters, notebook_dir
 
 NOTEBOOKS = [HOME_SLUG] + [c.slug for c in available_chapters()]
 
 
-def load_app(slug: str):
-    path = notebook_dir() / f"{slug}.py"
-    spec = importlib.util.spec_from_file_location(f"numdl_nb_{slug}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.app
-
-
-def control(value):
-    """Stands in for a UI element when a notebook is run with ``app.run(defs=...)``."""
-    return SimpleNamespace(value=value)
-
-
-def html_of(outputs) -> str:
-    parts = []
-    for out in outputs:
-        text = getattr(out, "text", None)
-        parts.append(text if isinstance(text, str) else repr(out))
-    return "\n".join(parts)
 
 
 @pytest.mark.parametrize("slug", NOTEBOOKS)

@@ -6,37 +6,13 @@ and checks the computed objects against the library (or against closed-form theo
 
 from __future__ import annotations
 
-import importlib.util
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
+from nbutil import control, html_of, load_app
 
 from numdl import demos
 from numdl.optim import Status, classify_critical_point, minimize
 from numdl.optim.problems import PROBLEMS
-from numdl.tutorial.catalog import notebook_dir
-
-
-def load_app(slug: str):
-    path = notebook_dir() / f"{slug}.py"
-    spec = importlib.util.spec_from_file_location(f"numdl_nb_{slug}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.app
-
-
-def control(value):
-    """Stands in for a UI element when a notebook is run with ``app.run(defs=...)``."""
-    return SimpleNamespace(value=value)
-
-
-def html_of(outputs) -> str:
-    parts = []
-    for out in outputs:
-        text = getattr(out, "text", None)
-        parts.append(text if isinstance(text, str) else repr(out))
-    return "\n".join(parts)
 
 
 @pytest.fixture(scope="module")

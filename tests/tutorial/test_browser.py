@@ -149,8 +149,33 @@ EXPECTED = {
         "Exercise: The BFGS update, with its curvature check",
         "Key takeaways",
     ],
+    "03d_constrained": [
+        "3d · Constrained optimization and KKT",
+        "both constraints are active",
+        "The KKT residuals of the exact solution are",
+        "multiplier estimate λ =",
+        "All three on the same problem",
+        "The constrained run",
+        "every coordinate should have shrunk to",
+        "Exercise: Which KKT condition fails?",
+        "Exercise: The multiplier of one constraint",
+        "Key takeaways",
+    ],
+    "06_debugging": [
+        "6 · Best practices and debugging",
+        "relative bias",
+        "clipped by value it is",
+        "the activation std goes from",
+        "detect_anomaly looks for NaN only",
+        "After 60 halvings",
+        "numdl.debug.gradcheck",
+        "Six common pitfalls, each computed",
+        "Exercise: The first layer whose activations are not finite",
+        "Exercise: Clip by global norm, and refuse a NaN",
+        "Key takeaways",
+    ],
 }
-PLOTS = {"03a_gradient_descent": 8, "03b_critical_points": 5, "03c_newton": 6, "02c_conditioning": 6, "05b_least_squares": 3, "05c_batch_norm": 4, "04_stable_softmax": 1, "05a_cross_entropy": 1, "01_why_numerics": 4, "02a_overflow_underflow": 3, "02b_rounding": 2}
+PLOTS = {"06_debugging": 3, "03d_constrained": 6, "03a_gradient_descent": 8, "03b_critical_points": 5, "03c_newton": 6, "02c_conditioning": 6, "05b_least_squares": 3, "05c_batch_norm": 4, "04_stable_softmax": 1, "05a_cross_entropy": 1, "01_why_numerics": 4, "02a_overflow_underflow": 3, "02b_rounding": 2}
 TIMEOUT = 60_000
 
 

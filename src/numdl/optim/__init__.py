@@ -25,11 +25,36 @@ critical
 rates
     Gradient descent on a quadratic in closed form: :func:`quadratic_rates`,
     :func:`optimal_gradient_step`, :func:`quadratic_gd_iterates`.
+constrained
+    :func:`minimize_constrained` (augmented Lagrangian, projected gradient, quadratic penalty),
+    :func:`kkt_residuals`, exact projections onto a box, a ball and the simplex, and weight decay
+    as a norm constraint (:func:`ridge_radius`, :func:`ridge_penalty_for_radius`).
 """
 
 from __future__ import annotations
 
-from numdl.optim import derivatives, problems, schedules
+from numdl.optim import constrained, derivatives, problems, schedules
+from numdl.optim.constrained import (
+    CONSTRAINED_METHODS,
+    Affine,
+    Ball,
+    Box,
+    ConstrainedResult,
+    ConvexSet,
+    Equality,
+    Inequality,
+    KKTResiduals,
+    Simplex,
+    estimate_multipliers,
+    kkt_residuals,
+    minimize_constrained,
+    project_ball,
+    project_box,
+    project_simplex,
+    ridge_penalty_for_radius,
+    ridge_radius,
+    ridge_solution,
+)
 from numdl.optim.critical import Classification, classify_critical_point, find_critical_points
 from numdl.optim.driver import (
     DEFAULT_TOL,
@@ -87,6 +112,7 @@ from numdl.optim.second_order import (
 )
 
 __all__ = [
+    "CONSTRAINED_METHODS",
     "DEFAULT_TOL",
     "DIVERGENCE_FACTOR",
     "MESSAGES",
@@ -95,10 +121,18 @@ __all__ = [
     "PROBLEMS",
     "AdagradState",
     "AdamState",
+    "Affine",
+    "Ball",
+    "Box",
     "Classification",
+    "ConstrainedResult",
+    "ConvexSet",
     "CriticalPoint",
+    "Equality",
     "GradientTransformation",
+    "Inequality",
     "IterationInfo",
+    "KKTResiduals",
     "LineSearchResult",
     "MomentumState",
     "NewtonDirection",
@@ -108,6 +142,7 @@ __all__ = [
     "RmspropState",
     "Schedule",
     "SgdState",
+    "Simplex",
     "Status",
     "adagrad",
     "adam",
@@ -117,22 +152,32 @@ __all__ = [
     "bfgs_update",
     "classify_critical_point",
     "constant_schedule",
+    "constrained",
     "cosine_schedule",
     "derivatives",
+    "estimate_multipliers",
     "exponential_schedule",
     "find_critical_points",
     "inverse_time_schedule",
+    "kkt_residuals",
     "lbfgs",
     "lbfgs_direction",
     "minimize",
+    "minimize_constrained",
     "momentum",
     "nesterov",
     "newton",
     "newton_direction",
     "optimal_gradient_step",
     "problems",
+    "project_ball",
+    "project_box",
+    "project_simplex",
     "quadratic_gd_iterates",
     "quadratic_rates",
+    "ridge_penalty_for_radius",
+    "ridge_radius",
+    "ridge_solution",
     "rmsprop",
     "schedules",
     "sgd",

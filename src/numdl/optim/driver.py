@@ -56,13 +56,16 @@ __all__ = [
 
 
 class Status(enum.Enum):
-    """How a run of :func:`minimize` ended.  ``success`` is ``status is Status.CONVERGED``."""
+    """How a run of :func:`minimize` (or :func:`~numdl.optim.constrained.minimize_constrained`)
+    ended.  ``success`` is ``status is Status.CONVERGED``.  ``INFEASIBLE`` is only reported by
+    constrained runs: no point satisfies the constraints (as far as the method can tell)."""
 
     CONVERGED = "converged"
     MAX_ITER = "max_iter"
     DIVERGED = "diverged"
     STALLED = "stalled"
     CALLBACK = "callback"
+    INFEASIBLE = "infeasible"
 
 
 DIVERGENCE_FACTOR = 1e12
@@ -88,6 +91,23 @@ MESSAGES: Mapping[str, tuple[Status, str]] = MappingProxyType({
                                     "{nit} (Hessian not positive definite); try "
                                     "damping='levenberg' or line_search=False"),
     "callback": (Status.CALLBACK, "the callback asked to stop at iteration {nit}"),
+    # constrained runs (numdl.optim.constrained.minimize_constrained)
+    "kkt_converged": (Status.CONVERGED, "every KKT residual <= tol = {tol:.3g} (largest: {worst} "
+                                        "{kkt:.3g})"),
+    "kkt_max_iter": (Status.MAX_ITER, "reached max_iter = {max_iter} with the KKT residual {worst} "
+                                      "= {kkt:.3g} > tol = {tol:.3g}"),
+    "infeasible": (Status.INFEASIBLE, "the constraints cannot be satisfied: the violation "
+                                      "{violation:.3g} stopped decreasing while the penalty grew to "
+                                      "{penalty:.3g} (x is a stationary point of the total "
+                                      "violation); the feasible set is probably empty"),
+    "inconsistent": (Status.INFEASIBLE, "the constraints {names} are inconsistent: they pull "
+                                        "against each other (their violations' gradients cancel) "
+                                        "and the violation {violation:.3g} stopped decreasing while "
+                                        "the penalty grew to {penalty:.3g}"),
+    "empty_set": (Status.INFEASIBLE, "the set is empty ({why}): no point satisfies the "
+                                     "constraints"),
+    "nonfinite_constraints": (Status.DIVERGED, "a constraint's value or gradient is not finite "
+                                               "(inf or nan) at iteration {nit}"),
 })
 """The one table of outcomes: ``reason -> (status, message template)``."""
 

@@ -1425,3 +1425,202 @@ def local_kind(f, x, *, radius: float = 1e-2, points: int = 720) -> str:
 
 
 __all__ += ["local_kind"]
+
+
+# -- chapter 6: best practices and debugging ------------------------------------------------
+
+INITS = ("normal", "xavier", "he")
+ACTIVATIONS = ("tanh", "relu")
+
+
+@dataclass(frozen=True)
+class SignalScales:
+    """Per-layer standard deviations of a deep MLP's activations and weight gradients.
+
+    ``activation_std[l]`` and ``gradient_std[l]`` belong to layer ``l + 1``; a value that
+    overflowed is ``inf`` (or ``nan``), one that vanished is 0.
+    """
+
+    depth: int
+    activation: str
+    init: str
+    weight_std: float
+    activation_std: np.ndarray  # (depth,)
+    gradient_std: np.ndarray  # (depth,)
+
+
+def init_std(init: str, fan_in: int, fan_out: int) -> float:
+    """The weight standard deviation of an initialization scheme.
+
+    ``"normal"``: 1 (the naive N(0, 1)); ``"xavier"`` (Glorot & Bengio 2010): sqrt(2 / (fan_in +
+    fan_out)), which keeps the variance of a linear or tanh layer's output and of its gradient;
+    ``"he"`` (He et al. 2015): sqrt(2 / fan_in), which compensates for ReLU zeroing half its inputs.
+    """
+    if init == "normal":
+        return 1.0
+    if init == "xavier":
+        return float(np.sqrt(2.0 / (fan_in + fan_out)))
+    if init == "he":
+        return float(np.sqrt(2.0 / fan_in))
+    raise ValueError(f"init={init!r} is not one of {INITS}")
+
+
+def mlp_signal_scales(depth: int, activation: str = "tanh", init: str = "xavier", *, width: int = 128,
+                      batch: int = 64, dtype="float32", rng: np.random.Generator) -> SignalScales:
+    """Forward and backward through ``depth`` square layers ``h = act(h W)``; the std at each layer.
+
+    Inputs are N(0, 1).  The backward pass starts from a N(0, 1) cotangent on the last
+    activation (the gradient of a random linear loss), and ``gradient_std[l]`` is the std of
+    the gradient of that loss with respect to layer ``l + 1``'s weights: the numbers an
+    optimizer would receive.  With N(0, 1) weights the pre-activations have std ~ sqrt(width):
+    ReLU activations explode (by sqrt(width / 2) per layer) and tanh saturates, so its
+    derivative, and with it the gradient, vanishes.  Overflow is allowed to happen (``inf``).
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation={activation!r} is not one of {ACTIVATIONS}")
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    dt = _dtype(dtype)
+    std = init_std(init, width, width)
+    weights = [(rng.standard_normal((width, width)) * std).astype(dt) for _ in range(depth)]
+    h = rng.standard_normal((batch, width)).astype(dt)
+    inputs, pre = [], []  # each layer's input h and pre-activation a, for the backward pass
+    act_std = np.empty(depth)
+    with np.errstate(all="ignore"):  # overflow to inf is what this experiment shows
+        for layer, w in enumerate(weights):
+            inputs.append(h)
+            a = h @ w  # (B, W)
+            pre.append(a)
+            h = np.tanh(a) if activation == "tanh" else np.maximum(a, 0)
+            act_std[layer] = float(np.std(h.astype(np.float64)))
+        g = rng.standard_normal(h.shape).astype(dt)  # dL/dh at the output
+        grad_std = np.empty(depth)
+        for layer in reversed(range(depth)):
+            a = pre[layer]
+            # dL/da = dL/dh * act'(a); tanh' = 1 - tanh^2, relu' = [a > 0]
+            da = g * (1 - np.tanh(a) ** 2) if activation == "tanh" else g * (a > 0)
+            grad_std[layer] = float(np.std((inputs[layer].T @ da).astype(np.float64)))  # dL/dW
+            g = da @ weights[layer].T
+    return SignalScales(depth, activation, init, std, act_std, grad_std)
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """Gradients after clipping by global norm.
+
+    ``finite`` is False when the total norm is NaN or infinite: the gradients are then returned
+    unchanged and the step should be skipped (scaling every gradient by ``max_norm / nan``
+    would turn every one of them into NaN).
+    """
+
+    grads: list
+    total_norm: float
+    scale: float
+    finite: bool
+
+
+def global_norm(grads) -> float:
+    """The 2-norm of all gradients together, accumulated in float64.
+
+    Squaring float16 or float32 gradients in their own format overflows at |g| ~ 256 (float16)
+    or ~ 1.8e19 (float32) although the norm itself fits; float64 squares overflow only beyond
+    ~ 1.3e154.  NaN or inf anywhere gives a NaN or inf norm.
+    """
+    total = 0.0
+    for g in grads:
+        g64 = np.asarray(g, dtype=np.float64)
+        total += float(np.sum(g64 * g64))
+    return float(np.sqrt(total))
+
+
+def clip_by_global_norm(grads, max_norm: float, *, error_if_nonfinite: bool = False) -> ClipResult:
+    """Scale all gradients by ``min(1, max_norm / ||g||)``, the same factor for every one.
+
+    The direction of the full gradient is kept; only its length is capped.  A non-finite total
+    norm is not clipped (``finite=False``, gradients unchanged, step to be skipped), or raises
+    ``FloatingPointError`` with ``error_if_nonfinite=True``, like PyTorch's option of that name.
+    """
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    grads = [np.asarray(g) for g in grads]
+    total = global_norm(grads)
+    if not np.isfinite(total):
+        if error_if_nonfinite:
+            raise FloatingPointError(f"the total gradient norm is {total}: not clipping")
+        return ClipResult(grads, total, 1.0, False)
+    scale = min(1.0, max_norm / total) if total > 0 else 1.0
+    clipped = [(g * scale).astype(g.dtype) if g.dtype.kind == "f" else g * scale for g in grads]
+    return ClipResult(clipped, total, scale, True)
+
+
+def clip_by_value(grads, limit: float) -> list:
+    """Clamp every gradient component to [-limit, limit]; unlike clipping by norm this changes
+    the gradient's direction (components below the limit keep their size, large ones shrink)."""
+    return [np.clip(np.asarray(g), -limit, limit) for g in grads]
+
+
+@dataclass(frozen=True)
+class ThresholdSearch:
+    """Where a function of one scale stops being finite, found by doubling and then halving.
+
+    ``doublings`` lists the scales tried while doubling (the last is the first non-finite one);
+    ``last_finite`` and ``first_nonfinite`` bracket the threshold after ``bisections`` halvings.
+    """
+
+    doublings: tuple[float, ...]
+    last_finite: float
+    first_nonfinite: float
+    bisections: int
+    found: bool
+
+
+def nonfinite_threshold(f, start: float = 1.0, *, max_doublings: int = 2100,
+                        bisections: int = 60) -> ThresholdSearch:
+    """Double ``s`` from ``start`` until ``f(s)`` is not finite, then bisect the bracket.
+
+    ``f(s)`` is an array or scalar; "not finite" means any entry is NaN or inf.  Doubling finds
+    the order of magnitude in log2(threshold / start) steps, bisection the threshold to
+    ``bisections`` halvings of the bracket: the debugging technique of scaling an input until
+    a computation breaks, automated.
+    """
+    if not start > 0:
+        raise ValueError(f"start must be > 0, got {start}")
+
+    def ok(s):
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.isfinite(np.asarray(f(s), dtype=np.float64))))
+
+    if not ok(start):
+        return ThresholdSearch((start,), 0.0, start, 0, False)
+    tried, lo = [start], start
+    for _ in range(max_doublings):
+        hi = lo * 2
+        tried.append(hi)
+        if not ok(hi):
+            break
+        lo = hi
+    else:
+        return ThresholdSearch(tuple(tried), lo, np.inf, 0, False)
+    for _ in range(bisections):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return ThresholdSearch(tuple(tried), lo, hi, bisections, True)
+
+
+def first_nonfinite_layer(activations) -> int | None:
+    """Index of the first array in ``activations`` with a NaN or infinite entry, or None.
+
+    Tests every entry (``np.isfinite``), never a sum: the sum of finite float16 values can
+    overflow, and a sum of +inf and -inf is NaN either way.
+    """
+    for i, a in enumerate(activations):
+        if not np.all(np.isfinite(np.asarray(a))):
+            return i
+    return None
+
+
+__all__ += ["ACTIVATIONS", "INITS", "ClipResult", "SignalScales", "ThresholdSearch", "clip_by_global_norm",
+            "clip_by_value", "first_nonfinite_layer", "global_norm", "init_std", "mlp_signal_scales",
+            "nonfinite_threshold"]

@@ -76,6 +76,9 @@ def _package_dir(module: Any) -> str | None:
 
 
 _NUMDL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+# The tutorial's notebooks live inside the package but are user code: a cell's line is exactly
+# what a learner wants named (under marimo, cells are compiled with the notebook's path).
+_TUTORIAL_DIR = _NUMDL_DIR + "tutorial" + os.sep
 _STDLIB_DIRS = tuple(
     {os.path.abspath(p) + os.sep for k in ("stdlib", "platstdlib") if (p := sysconfig.get_paths().get(k))}
 )
@@ -111,7 +114,7 @@ def _is_internal(code: CodeType) -> bool:
             hit = True
         else:
             path = os.path.abspath(name) if not name.startswith("<") else name
-            hit = path.startswith(_internal_prefixes()) or (
+            hit = (path.startswith(_internal_prefixes()) and not path.startswith(_TUTORIAL_DIR)) or (
                 path.startswith(_STDLIB_DIRS) and "site-packages" not in path
             )
         _internal_code[code] = hit
@@ -149,6 +152,16 @@ def location_of(frame: FrameType | None) -> SourceLocation | None:
     return location_from_key(frame_key(frame), _current_segment(frame))
 
 
+def _is_expression(text: str) -> bool:
+    import ast
+
+    try:
+        ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    return bool(text.strip())
+
+
 def _current_segment(frame: FrameType) -> str:
     """Source text of the instruction the frame is executing (Python 3.11+ position tables)."""
     import dis
@@ -166,11 +179,26 @@ def _current_segment(frame: FrameType) -> str:
                 ]
                 if not all(lines):
                     return ""
-                if len(lines) == 1:
-                    return lines[0][pos.col_offset : pos.end_col_offset]
-                lines[0] = lines[0][pos.col_offset :]
-                lines[-1] = lines[-1][: pos.end_col_offset]
-                return "".join(lines).strip()
+                # Column offsets are relative to the code as compiled.  marimo compiles a cell's
+                # body with its indentation removed, so in the notebook file the text sits
+                # further right: try the usual indent widths and keep the first slice that is a
+                # whole expression.
+                first = ""
+                for shift in (0, 4, 8, 12):
+                    start, end = pos.col_offset + shift, pos.end_col_offset + shift
+                    if len(lines) == 1:
+                        seg = lines[0][start:end]
+                    else:
+                        seg = (lines[0][start:] + "".join(lines[1:-1]) + lines[-1][:end]).strip()
+                    first = first or seg
+                    # A real slice neither starts nor ends inside a name ("p * np.lo" parses,
+                    # but cuts "log" in two).
+                    before = lines[0][start - 1 : start] if start > 0 else ""
+                    after = lines[-1][end : end + 1]
+                    cut = (before.isidentifier() or before.isdigit()) or (after.isidentifier() or after.isdigit())
+                    if not cut and _is_expression(seg):
+                        return seg
+                return first
     except (AttributeError, TypeError, ValueError):  # pragma: no cover - exotic code objects
         return ""
     return ""

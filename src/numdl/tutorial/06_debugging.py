@@ -377,10 +377,7 @@ def _(NonfiniteError, mo, nonfinite_guard, np):
     except NonfiniteError as _e:
         guard_report = str(_e)
     mo.md(f"`-np.sum(p * np.log(p))` for p = [0.5, 0.5, 0] returns **{guard_plain}** silently. "
-          f"Under `nonfinite_guard()`:\n\n```\n{guard_report}\n```\n\n"
-          "(Served by `numdl tutorial`, a cell's source lines are not visible to the guard and the "
-          "tracer, so the report may name marimo's executor; run from a script or a test it names "
-          "your line and the operation, here `np.log(p)`.)")
+          f"Under `nonfinite_guard()`:\n\n```\n{guard_report}\n```")
     return
 
 

@@ -174,8 +174,19 @@ EXPECTED = {
         "Exercise: Clip by global norm, and refuse a NaN",
         "Key takeaways",
     ],
+    "07_mixed_precision": [
+        "7 · Mixed precision",
+        "smallest subnormal",
+        "of this layer's gradients become 0",
+        "Without scaling the loss stalls at",
+        "Dynamic scaling skipped",
+        "Reading it off: in float16",
+        "1 + 1/256",
+        "Exercise: One step of a dynamic loss scaler",
+        "Key takeaways",
+    ],
 }
-PLOTS = {"06_debugging": 3, "03d_constrained": 6, "03a_gradient_descent": 8, "03b_critical_points": 5, "03c_newton": 6, "02c_conditioning": 6, "05b_least_squares": 3, "05c_batch_norm": 4, "04_stable_softmax": 1, "05a_cross_entropy": 1, "01_why_numerics": 4, "02a_overflow_underflow": 3, "02b_rounding": 2}
+PLOTS = {"07_mixed_precision": 4, "06_debugging": 3, "03d_constrained": 6, "03a_gradient_descent": 8, "03b_critical_points": 5, "03c_newton": 6, "02c_conditioning": 6, "05b_least_squares": 3, "05c_batch_norm": 4, "04_stable_softmax": 1, "05a_cross_entropy": 1, "01_why_numerics": 4, "02a_overflow_underflow": 3, "02b_rounding": 2}
 TIMEOUT = 60_000
 
 

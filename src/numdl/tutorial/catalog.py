@@ -78,7 +78,8 @@ CHAPTERS: tuple[Chapter, ...] = (
             "Finding the operation that made the first NaN, gradient checking, the common pitfalls.",
             "6", "numdl.exercises.chapter06"),
     Chapter("7", "07_mixed_precision", "Mixed precision",
-            "float16, bfloat16 and fp8 against real activations; loss scaling; initialization.",
+            "float16, bfloat16 and fp8 against real activations and gradients; loss scaling; "
+            "the precision audit; when bfloat16 wins.",
             "beyond", "numdl.exercises.chapter07"),
 )
 

@@ -1,0 +1,80 @@
+"""Chapter 7's demos: format fractions, the MLP's values, the dynamic loss scaler, the fp16 runs."""
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from numdl import demos
+from numdl.floats import format_info
+
+
+def test_format_fractions_counts_each_fate():
+    info = format_info("float16")
+    v = np.array([1.0, 1e5, info.smallest_subnormal / 4, 1e-6, 0.0, np.nan], np.float32)
+    f = demos.format_fractions(v, "float16")
+    assert (f.underflow, f.subnormal, f.overflow) == (0.25, 0.25, 0.25)  # 0 and nan left out
+    e4 = demos.format_fractions(np.array([500.0, 1.0], np.float32), "float8_e4m3fn")
+    assert e4.overflow == 0.5  # rounds to NaN: no infinity in e4m3fn
+    assert demos.format_fractions(np.array([1e-8, 1e30], np.float32), "bfloat16").overflow == 0
+    assert demos.format_fractions([], "float16").underflow == 0
+
+
+def test_mlp_values_shapes_and_gradient_range():
+    v = demos.mlp_values(batch=64, rng=np.random.default_rng(0))
+    assert list(v) == ["input", "layer 1", "layer 2", "logits"]
+    assert v["logits"]["gradients"].shape == (64, 10)
+    g = v["logits"]["gradients"]
+    assert np.allclose(g.sum(axis=1), 0, atol=1e-7)  # softmax minus one-hot, per row
+    assert np.abs(g).max() <= 1 / 64 + 1e-7
+
+
+@pytest.mark.parametrize(("finite", "scale", "good", "interval", "expected"), [
+    (True, 2.0**15, 3, 2000, (True, 2.0**15, 4)),
+    (False, 2.0**15, 3, 2000, (False, 2.0**14, 0)),
+    (True, 2.0**15, 1999, 2000, (True, 2.0**16, 0)),
+    (False, 1.0, 0, 10, (False, 1.0, 0)),
+    (True, 2.0**24, 9, 10, (True, 2.0**24, 0)),
+    ([True, False], 4.0, 1, 10, (False, 2.0, 0)),
+    (np.array([True, True]), 4.0, 1, 10, (True, 4.0, 2)),
+])
+def test_dynamic_loss_scale_step(finite, scale, good, interval, expected):
+    assert demos.dynamic_loss_scale_step(finite, scale, good, growth_interval=interval) == expected
+
+
+def test_dynamic_loss_scale_step_rejects_bad_interval():
+    with pytest.raises(ValueError):
+        demos.dynamic_loss_scale_step(True, 1.0, 0, growth_interval=0)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {m: demos.fp16_loss_scaling_run(m) for m in demos.LOSS_SCALE_MODES}
+
+
+def test_no_scaling_stalls_and_scaling_recovers(runs):
+    ref = runs["float32"].final_loss
+    assert runs["none"].final_loss > 20 * ref
+    assert runs["none"].zero_fraction[-1] > 0.9
+    assert runs["static"].final_loss < 2 * ref and runs["dynamic"].final_loss < 2 * ref
+
+
+def test_dynamic_skips_overflowing_steps_and_grows(runs):
+    d = runs["dynamic"]
+    assert d.n_skipped >= 1 and np.array_equal(d.skipped, d.overflowed)
+    assert d.scale[0] == 2.0**15 and d.scale[-1] > d.scale[d.n_skipped]
+    assert np.all(np.isfinite(d.loss))
+
+
+def test_too_large_static_scale_overflows():
+    r = demos.fp16_loss_scaling_run("static", static_scale=2.0**20, steps=5)
+    assert r.overflowed[0] and np.isnan(r.loss[-1]) and r.n_skipped == 0
+    with pytest.raises(ValueError):
+        demos.fp16_loss_scaling_run("fp8")
+
+
+def test_bf16_vs_fp16_examples():
+    rows = {r["case"]: r for r in demos.bf16_vs_fp16_examples()}
+    assert rows["exp(12)"]["float16"] == np.inf and np.isfinite(rows["exp(12)"]["bfloat16"])
+    assert rows["1 + 1/256"]["bfloat16"] == 1.0 and rows["1 + 1/256"]["float16"] == 1 + 1 / 256
+    assert rows["gradient 1e-8"]["float16"] == 0 and rows["gradient 1e-8"]["bfloat16"] > 0
+    assert float(ml_dtypes.finfo(ml_dtypes.bfloat16).tiny) < 1e-8

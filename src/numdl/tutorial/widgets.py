@@ -41,6 +41,7 @@ table.numdl-report th, table.numdl-report td, table.numdl-syllabus th, table.num
 .numdl-pass { color: #067647; font-weight: 600; white-space: nowrap; }
 .numdl-fail { color: #b42318; font-weight: 600; white-space: nowrap; }
 td.numdl-progress { white-space: nowrap; }
+table.numdl-syllabus a { color: #175cd3; text-decoration: underline; font-weight: 600; }
 </style>"""
 
 __all__ = ["ExercisePanel", "home_table", "render_report", "show_source", "takeaways"]

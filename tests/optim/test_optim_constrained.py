@@ -567,8 +567,6 @@ def test_radius_map_special_cases():
 def test_the_multiplier_of_the_norm_constraint_is_the_penalty(method, lam):
     X, y = _ridge_data()
     pair = C.ridge_as_constrained(X, y, lam, method=method)
-    if method == "penalty" and not pair.result.success:
-        pytest.skip("the quadratic penalty stalls on this ill-conditioned subproblem (benchmark)")
     assert pair.result.success, pair.result.message
     assert pair.radius == pytest.approx(ridge_radius(X, y, lam), rel=1e-14)
     # A violation of TOL in ||w||^2 <= C moves the multiplier by TOL |d lam / d C|, which is

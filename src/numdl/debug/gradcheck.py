@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -185,7 +186,7 @@ class GradcheckResult:
 # -- the problem: targets, a scalar loss, perturbations ------------------------------------------
 
 
-class _Problem:
+class _Problem(ABC):
     """A scalar ``L`` of a list of targets (arrays), its analytic gradient, and perturbations."""
 
     names: list[str]
@@ -196,14 +197,14 @@ class _Problem:
     scale_abs: float  # sum |v * f(x)|: the floor of the rounding noise
     evaluations: int = 0
 
+    @abstractmethod
     def loss(self, deltas: dict[tuple[int, int], float]) -> tuple[float, dict]:
         """L at the targets moved by `deltas` {(target, flat index): step}; returns the steps
         actually taken (after rounding into the dtype)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def loss_complex(self, k: int, i: int, h: float) -> float:
         """Im L(x + i h e_i) / h, or raise TypeError/ValueError if f is not complex-capable."""
-        raise NotImplementedError
 
 
 def _cotangent(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:

@@ -88,6 +88,7 @@ References
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -386,7 +387,7 @@ def project_simplex(x: Any, total: float = 1.0) -> np.ndarray:
 # -- sets -------------------------------------------------------------------------------------------
 
 
-class ConvexSet:
+class ConvexSet(ABC):
     """A closed convex set with an exact Euclidean projection (for ``"projected_gradient"``).
 
     Subclasses give ``project(x)``, ``constraints(n)`` (the same set as inequalities and
@@ -395,11 +396,13 @@ class ConvexSet:
     least-squares multipliers of :func:`estimate_multipliers`, in closed form).
     """
 
-    def project(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """The Euclidean projection of ``x`` onto the set."""
 
-    def constraints(self, n: int) -> tuple[Inequality | Equality, ...]:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def constraints(self, n: int) -> tuple[Inequality | Equality, ...]:
+        """The set as constraints on R^n."""
 
     def empty_reason(self, n: int) -> str | None:
         return None

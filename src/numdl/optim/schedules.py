@@ -34,6 +34,7 @@ References
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,14 +82,15 @@ def _out(v: np.ndarray) -> Any:
 
 
 @dataclass(frozen=True)
-class Schedule:
+class Schedule(ABC):
     """Base of the schedule records: ``schedule(count) -> lr`` (float, or array for an array)."""
 
     def __call__(self, count: Any) -> Any:
         return _out(self._lr(_count(count)))
 
-    def _lr(self, t: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _lr(self, t: np.ndarray) -> np.ndarray:
+        """The learning rate at step counts ``t`` (float64 array)."""
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,7 @@ def _():
     # plotting windows of the race: the interesting part of each landscape
     RACE_BOX = {"rosenbrock": ((-2.0, 2.0), (-1.0, 3.0)), "beale": ((-1.0, 4.5), (-1.5, 2.5))}
 
-    def layout(fig, height=360, **kw):
-        fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), **kw)
-        fig.update_xaxes(exponentformat="power")
-        fig.update_yaxes(exponentformat="power")
-        return fig
+    from numdl.tutorial.widgets import figure_layout as layout
 
     return (
         ExercisePanel,

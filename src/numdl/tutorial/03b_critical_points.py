@@ -39,11 +39,7 @@ def _():
                                              PROBLEMS["rosenbrock"]().gradient),
     }
 
-    def layout(fig, height=360, **kw):
-        fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), **kw)
-        fig.update_xaxes(exponentformat="power")
-        fig.update_yaxes(exponentformat="power")
-        return fig
+    from numdl.tutorial.widgets import figure_layout as layout
 
     return (
         CP_PROBLEMS,

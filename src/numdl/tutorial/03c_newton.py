@@ -37,11 +37,7 @@ def _():
     }
     VARIANT_COLORS = dict(zip(NEWTON_VARIANTS, ("#d62728", "#1f77b4", "#2ca02c")))
 
-    def layout(fig, height=360, **kw):
-        fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), **kw)
-        fig.update_xaxes(exponentformat="power")
-        fig.update_yaxes(exponentformat="power")
-        return fig
+    from numdl.tutorial.widgets import figure_layout as layout
 
     return (
         COLORS,

@@ -23,12 +23,11 @@ def _():
                     "projected_gradient": "projected gradient", "penalty": "quadratic penalty"}
     FLOOR = 1e-17  # exact zeros are drawn here on log axes
 
-    def layout(fig, height=380, **kw):
-        kw.setdefault("margin", dict(l=10, r=10, t=30, b=10))
-        fig.update_layout(height=height, **kw)
-        fig.update_xaxes(exponentformat="power")
-        fig.update_yaxes(exponentformat="power")
-        return fig
+    from functools import partial
+
+    from numdl.tutorial.widgets import figure_layout
+
+    layout = partial(figure_layout, height=380)
 
     def arrow(fig, start, vec, color, width=3, dash=False, text="", above=True):
         """An arrow from `start` along `vec` in data coordinates, labelled at its tip."""

@@ -44,7 +44,7 @@ td.numdl-progress { white-space: nowrap; }
 table.numdl-syllabus a { color: #175cd3; text-decoration: underline; font-weight: 600; }
 </style>"""
 
-__all__ = ["ExercisePanel", "home_table", "render_report", "show_source", "takeaways"]
+__all__ = ["ExercisePanel", "figure_layout", "home_table", "render_report", "show_source", "takeaways"]
 
 
 class ExercisePanel:
@@ -256,3 +256,12 @@ def show_source(*objects: Any, title: str | None = None) -> mo.Html:
         blocks.append(f"```python\n{inspect.getsource(obj).rstrip()}\n```")
     label = title or ("Code: " + ", ".join(names))
     return mo.accordion({label: mo.md("\n\n".join(blocks))})
+
+
+def figure_layout(fig, height: int = 360, **kw):
+    """The chapters' common plotly layout: compact margins, powers of ten written as powers."""
+    kw.setdefault("margin", dict(l=10, r=10, t=30, b=10))
+    fig.update_layout(height=height, **kw)
+    fig.update_xaxes(exponentformat="power")
+    fig.update_yaxes(exponentformat="power")
+    return fig

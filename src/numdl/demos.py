@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import ml_dtypes
 import numpy as np
+
+from numdl.floats import as_dtype
 
 __all__ = [
     "SEQUENCES",
@@ -30,22 +31,15 @@ __all__ = [
     "train_linear_regression",
 ]
 
-_DTYPES = {
-    "float64": np.dtype(np.float64),
-    "float32": np.dtype(np.float32),
-    "float16": np.dtype(np.float16),
-    "bfloat16": np.dtype(ml_dtypes.bfloat16),
-}
+# The formats these simulations train and compute in (fp8 has too little precision for them).
+_DEMO_FORMATS = ("float64", "float32", "float16", "bfloat16")
 
 
 def _dtype(dtype) -> np.dtype:
-    if isinstance(dtype, str):
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype={dtype!r}; choose one of {', '.join(_DTYPES)}")
-        return _DTYPES[dtype]
-    dt = np.dtype(dtype)
-    if dt not in _DTYPES.values():
-        raise ValueError(f"dtype={dt.name!r}; choose one of {', '.join(_DTYPES)}")
+    """``numdl.floats.as_dtype``, restricted to the formats the demos support."""
+    dt = as_dtype(dtype)
+    if dt.name not in _DEMO_FORMATS:
+        raise ValueError(f"dtype={dt.name!r}; choose one of {', '.join(_DEMO_FORMATS)}")
     return dt
 
 
@@ -1813,7 +1807,10 @@ def bf16_vs_fp16_examples() -> list[dict]:
     """
     import ml_dtypes
 
+    from numdl.floats import format_info, ulp
+
     f16, bf16 = np.float16, ml_dtypes.bfloat16
+    i16, ib16 = format_info("float16"), format_info("bfloat16")
 
     def both(fn):
         with np.errstate(all="ignore"):
@@ -1827,19 +1824,19 @@ def bf16_vs_fp16_examples() -> list[dict]:
                      "why": why})
 
     add("exp(12)", float(np.exp(12.0)), lambda t: np.exp(np.array(12.0, np.float32)).astype(t),
-        "bfloat16", "above float16's max 65504")
+        "bfloat16", f"above float16's max {i16.max:g}")
     add("300 * 300", 90000.0, lambda t: (np.array(300, t).astype(np.float32) ** 2).astype(t),
         "bfloat16", "a square overflows float16")
     add("gradient 1e-8", 1e-8, lambda t: np.array(1e-8, np.float32).astype(t), "bfloat16",
-        "below float16's smallest subnormal / 2: flushed to 0")
+        f"below half float16's smallest subnormal ({i16.smallest_subnormal:.3g}): flushed to 0")
     add("gradient 1e-6", 1e-6, lambda t: np.array(1e-6, np.float32).astype(t), "bfloat16",
-        "subnormal in float16: few significant bits")
+        f"subnormal in float16 (below {i16.smallest_normal:.3g}): few significant bits")
     add("1 + 1/256", 1 + 1 / 256, lambda t: np.array(1, t) + np.array(1 / 256, t), "float16",
-        "bfloat16 has 8 significand bits: eps = 1/128")
+        f"bfloat16 has {ib16.precision} significand bits: eps = {ib16.eps:g}")
     add("1000 + 3", 1003.0, lambda t: np.array(1000, t) + np.array(3, t), "float16",
-        "bfloat16's spacing near 1000 is 4")
+        f"bfloat16's spacing near 1000 is {float(ulp(1000.0, 'bfloat16')):g}")
     add("0.1", 0.1, lambda t: np.array(0.1, np.float32).astype(t), "float16",
-        "relative error eps/2: 2^-11 against 2^-8")
+        f"relative error at most eps/2: {i16.eps / 2:.3g} against {ib16.eps / 2:.3g}")
     return rows
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from numdl import reference
 from numdl.exercises.grading import RTOL, Case, Exercise, close_to, ulp_close
+from numdl.floats import format_info
 
 __all__ = ["EXERCISES", "STABLE_LOGSUMEXP", "STABLE_LOG_SOFTMAX", "STABLE_SOFTMAX"]
 
@@ -75,8 +76,7 @@ def check_logsumexp(case: Case, got: Any) -> str | None:
     dtype = np.asarray(case.expected).dtype
     finite = x[np.isfinite(x)]
     scale = (np.max(np.abs(finite)) if finite.size else 0.0) + np.log(max(x.size, 1)) + 1.0
-    eps = float(np.finfo(np.float64).eps) if dtype == np.float64 else (
-        {"float32": 2.0**-23, "float16": 2.0**-10}[dtype.name])
+    eps = format_info(dtype).eps
     return close_to(rtol={k: 0.0 for k in RTOL}, atol=8 * eps * scale)(case, got)
 
 

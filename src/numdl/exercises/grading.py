@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 from numdl.exercises.encoding import Unsupported
@@ -82,12 +81,30 @@ def _num(v: Any) -> str:
     return f"{f:.7g}"
 
 
-def _dtype_name(value: Any) -> str | None:
-    if isinstance(value, np.ndarray | np.generic):
-        return np.asarray(value).dtype.name
-    if isinstance(value, float):
-        return "float (Python)"
+def _form_problem(case: Case, got: Any, check_dtype: bool) -> str | None:
+    """What is wrong with the answer's type, shape or dtype, before any value is compared."""
+    if isinstance(got, Unsupported):
+        return f"returned {got.what}; return a NumPy array or float"
+    if got is None:
+        return "returned None: did you forget `return`?"
+    if not isinstance(got, np.ndarray | np.generic | float | int):
+        return f"returned a {type(got).__name__}; return a NumPy array or scalar"
+    expected = np.asarray(case.expected)
+    got_arr = np.asarray(got)
+    if got_arr.shape != expected.shape:
+        return f"returned shape {got_arr.shape}, expected shape {expected.shape}"
+    dtype = expected.dtype.name
+    if check_dtype and isinstance(got, np.ndarray | np.generic) and got_arr.dtype != expected.dtype:
+        return (f"returned {got_arr.dtype.name} for a {dtype} problem; keep the input's "
+                f"dtype (the point is to compute in {dtype})")
     return None
+
+
+def _mismatch(got: np.ndarray, expected: np.ndarray, flat: int, extra: str = "") -> str:
+    """'returned G at index I; expected E' for the element ``flat`` (no index for scalars)."""
+    where = (f" at index {tuple(int(i) for i in np.unravel_index(flat, expected.shape))}"
+             if expected.ndim else "")
+    return f"returned {_num(got.ravel()[flat])}{where}; expected {_num(expected.ravel()[flat])}{extra}"
 
 
 def close_to(
@@ -101,41 +118,20 @@ def close_to(
     table = {**RTOL, **(rtol or {})}
 
     def check(case: Case, got: Any) -> str | None:
-        expected = case.expected
-        exp_arr = np.asarray(expected)
-        if isinstance(got, Unsupported):
-            return f"returned {got.what}; return a NumPy array or float"
-        if got is None:
-            return "returned None: did you forget `return`?"
-        if not isinstance(got, np.ndarray | np.generic | float | int):
-            return f"returned a {type(got).__name__}; return a NumPy array or scalar"
-        got_arr = np.asarray(got)
-        if got_arr.shape != exp_arr.shape:
-            return f"returned shape {got_arr.shape}, expected shape {exp_arr.shape}"
-        dtype = exp_arr.dtype.name
-        if check_dtype and isinstance(got, np.ndarray | np.generic) and got_arr.dtype != exp_arr.dtype:
-            return (f"returned {got_arr.dtype.name} for a {dtype} problem; keep the input's "
-                    f"dtype (the point is to compute in {dtype})")
-        g = got_arr.astype(np.float64)
+        problem = _form_problem(case, got, check_dtype)
+        if problem:
+            return problem
+        exp_arr = np.asarray(case.expected)
+        g = np.asarray(got).astype(np.float64)
         e = exp_arr.astype(np.float64)
         both_nan = np.isnan(g) & np.isnan(e)
         same_inf = np.isinf(e) & (g == e)
         with np.errstate(invalid="ignore"):
-            tol = table.get(dtype, table["float64"]) * np.abs(e) + atol
+            tol = table.get(exp_arr.dtype.name, table["float64"]) * np.abs(e) + atol
             ok = both_nan | same_inf | (np.isfinite(e) & np.isfinite(g) & (np.abs(g - e) <= tol))
         if bool(np.all(ok)):
             return None
-        bad = int(np.flatnonzero(~ok.ravel())[0]) if got_arr.ndim else 0
-        gv, ev = g.ravel()[bad], e.ravel()[bad]
-        where = (f" at index {tuple(int(i) for i in np.unravel_index(bad, got_arr.shape))}"
-                 if got_arr.ndim else "")
-        if np.isnan(gv):
-            what = "returned nan"
-        elif np.isinf(gv):
-            what = f"returned {_num(gv)}"
-        else:
-            what = f"returned {_num(gv)}"
-        return f"{what}{where}; expected {_num(ev)}"
+        return _mismatch(g, e, int(np.flatnonzero(~ok.ravel())[0]))
 
     return check
 
@@ -150,28 +146,19 @@ def ulp_close(max_ulp: float, *, check_dtype: bool = True) -> Callable[[Case, An
     """
     from numdl.reference import ulp_error
 
-    base = close_to(rtol={k: 0.0 for k in RTOL}, check_dtype=check_dtype)
-
     def check(case: Case, got: Any) -> str | None:
-        shape_or_type = base(case, got)
-        if shape_or_type is None or not shape_or_type.startswith("returned"):
-            return shape_or_type
-        if not isinstance(got, np.ndarray | np.generic | float | int):
-            return shape_or_type
+        problem = _form_problem(case, got, check_dtype)
+        if problem:
+            return problem
         expected = np.asarray(case.expected)
-        if np.asarray(got).shape != expected.shape or (
-            check_dtype and isinstance(got, np.ndarray | np.generic) and np.asarray(got).dtype != expected.dtype
-        ):
-            return shape_or_type
         got_arr = np.asarray(got, dtype=np.float64).astype(expected.dtype)
         errors = np.atleast_1d(np.asarray(ulp_error(got_arr, expected), dtype=np.float64))
         worst = int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
         if errors[worst] <= max_ulp:
             return None
-        g, e = got_arr.ravel()[worst], expected.ravel()[worst]
-        where = f" at index {worst}" if expected.ndim else ""
-        ulps = "" if not np.isfinite(errors[worst]) else f", {errors[worst]:.3g} ULP off (allowed: {max_ulp:g})"
-        return f"returned {_num(g)}{where}; expected {_num(e)}{ulps}"
+        ulps = (f", {errors[worst]:.3g} ULP off (allowed: {max_ulp:g})"
+                if np.isfinite(errors[worst]) else "")
+        return _mismatch(got_arr, expected, worst, ulps)
 
     return check
 
@@ -309,8 +296,3 @@ def grade(exercise: Exercise, code: str, limits: Limits | None = None) -> Report
                        f"{len(run.output):,} are shown.")
     passed = problem is None and all(r.passed for r in results)
     return Report(exercise.id, passed, tuple(results), problem, run.output, output_note, run.elapsed)
-
-
-# The dtypes exercises are usually graded in, widest first.
-GRADED_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16),
-                 np.dtype(ml_dtypes.bfloat16))

@@ -1,7 +1,8 @@
 # numdl: two commands on a fresh machine.
 #   make tutorial   create .venv, install numdl, open the tutorial
 #   make test       create .venv with the test and torch extras, get chromium, run every test
-# Re-running a target is fast: installs are redone only when pyproject.toml changes.
+# Re-running a target is fast: installs are redone only when pyproject.toml, setup.py or the
+# compiled kernels' sources change.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -17,12 +18,14 @@ STAMP_TEST := $(VENV)/.stamp-test
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP_BASE): pyproject.toml | $(BIN)/python
+KERNEL_SOURCES := setup.py src/numdl/_kernels.c src/numdl/_kernels_impl.h src/numdl/_exp_table.h
+
+$(STAMP_BASE): pyproject.toml $(KERNEL_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable .
 	@touch $@
 
 # torch==2.13.0 is the CPU wheel found locally; any other version pulls GBs of CUDA.
-$(STAMP_TEST): pyproject.toml | $(BIN)/python
+$(STAMP_TEST): pyproject.toml $(KERNEL_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable ".[test,torch]"
 	@touch $@ $(STAMP_BASE)
 
@@ -43,7 +46,7 @@ chromium:
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 test: $(STAMP_TEST) chromium
-	@rc=0; NUMDL_REQUIRE_TORCH=1 $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; NUMDL_REQUIRE_TORCH=1 NUMDL_REQUIRE_KERNELS=1 $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
@@ -61,4 +64,4 @@ lint: $(STAMP_TEST)
 	$(BIN)/python -m marimo check src/numdl/tutorial/[0-9]*.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache artifacts
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache artifacts src/numdl/*.so

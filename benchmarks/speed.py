@@ -14,9 +14,12 @@ The cross-entropy anchors are the mean of ``-log_softmax(x)[t]`` (NumPy, SciPy) 
 ``torch.nn.functional.cross_entropy``.  Last, the cost of a call on 10 elements (medians of many
 calls): the per-call overhead.
 
-numdl runs its NumPy kernels on up to ``os.cpu_count()`` threads (NumPy's loops release the GIL);
-the thread count is printed, and the load average before the run (other processes on the machine
-take cores from the threads).  This is a benchmark, not a test: nothing here is asserted.
+numdl runs its compiled kernels (``numdl._kernels``; the instruction-set variant in use is
+printed) on up to ``os.cpu_count()`` threads; the thread count is printed, and the load average
+before the run (other processes on the machine take cores from the threads).  ``--numpy-kernel``
+adds a column for numdl's pure-NumPy kernel (what runs where the extension did not build),
+measured in the same run: the before and after of the compiled kernels.  This is a benchmark, not
+a test: nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import scipy.special as sp
 
 import numdl
 import numdl.stable
+
+kernels = numdl.stable._KERNELS
 
 # PyTorch's OpenMP threads spin for a while after each call, taking the cores from whatever runs
 # next; with runs interleaved that would slow the next implementation down.  Passive waiting
@@ -66,7 +71,22 @@ def gather_mean(ls, t):
     return -np.mean(np.take_along_axis(ls, t[:, None], axis=-1))
 
 
-def implementations(x: np.ndarray, t: np.ndarray) -> dict[str, dict[str, Callable[[], object]]]:
+def numpy_kernel(fn: Callable[[], object]) -> Callable[[], object]:
+    """`fn` run on numdl's pure-NumPy kernel (as with NUMDL_PURE_NUMPY=1)."""
+
+    def call():
+        saved, numdl.stable._KERNELS = numdl.stable._KERNELS, None
+        try:
+            return fn()
+        finally:
+            numdl.stable._KERNELS = saved
+
+    return call
+
+
+def implementations(
+    x: np.ndarray, t: np.ndarray, with_numpy_kernel: bool = False
+) -> dict[str, dict[str, Callable[[], object]]]:
     xt = torch.from_numpy(x) if torch is not None else None
     tt = torch.from_numpy(t) if torch is not None else None
     table = {
@@ -98,7 +118,13 @@ def implementations(x: np.ndarray, t: np.ndarray) -> dict[str, dict[str, Callabl
     if torch is None:
         for fns in table.values():
             del fns["torch"]
+    if with_numpy_kernel:
+        for fns in table.values():
+            fns[NUMPY_KERNEL] = numpy_kernel(fns["numdl"])
     return table
+
+
+NUMPY_KERNEL = "numdl numpy-kernel"
 
 
 def measure(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -133,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller shapes, fewer repeats")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per cell (median)")
+    parser.add_argument(
+        "--numpy-kernel", action="store_true", help="also time numdl's pure-NumPy kernel"
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 7)
     shapes = [(256, 32000), (1, 10**6)] if args.quick else [(1024, 32000), (1, 10**7)]
@@ -140,10 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"numpy {np.__version__}, scipy {scipy.__version__}, "
         f"torch {torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else 'not installed'}; "
-        f"numdl threads: {numdl.stable._THREADS} of os.cpu_count() = {os.cpu_count()}; "
+        f"numdl threads: {numdl.stable._THREADS} of os.cpu_count() = {os.cpu_count()}, kernels: "
+        f"{'compiled (' + kernels.variant() + ')' if kernels else 'pure NumPy'}; "
         f"median of {repeats} runs; load average {os.getloadavg()[0]:.2f}"
     )
     anchors = ["numpy max-shift", "scipy.special"] + (["torch"] if torch is not None else [])
+    if args.numpy_kernel:
+        anchors.append(NUMPY_KERNEL)
     header = (
         f"{'function':12s} {'shape':>14s} {'dtype':8s} {'numdl ms':>9s} {'GB/s':>6s}"
         + "".join(f"{a + ' ms':>19s}" for a in anchors)
@@ -155,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         for dtype in (np.float32, np.float64):
             x = rng.standard_normal(shape).astype(dtype)
             t = rng.integers(0, shape[1], shape[0])
-            for name, fns in implementations(x, t).items():
+            for name, fns in implementations(x, t, args.numpy_kernel).items():
                 med = measure(fns, repeats)
                 ours = med["numdl"]
                 line = (

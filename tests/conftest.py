@@ -4,7 +4,8 @@
 - Under CI (``CI`` set) Hypothesis is derandomized: the same examples every run, so a red
   build means a regression, not an unlucky draw.  Locally it explores new examples each run.
 - ``make test`` sets ``NUMDL_REQUIRE_TORCH=1``: the PyTorch tests must run there, so a missing
-  torch is an error instead of a silent skip.
+  torch is an error instead of a silent skip.  Likewise ``NUMDL_REQUIRE_KERNELS=1``: the compiled
+  kernels (``numdl._kernels``, optional for users) must have built.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ def pytest_configure(config):
             raise pytest.UsageError(
                 "NUMDL_REQUIRE_TORCH is set but torch is not importable: install the torch "
                 "extra (pip install -e '.[test,torch]'; torch==2.13.0)"
+            ) from exc
+    if os.environ.get("NUMDL_REQUIRE_KERNELS"):
+        try:
+            import numdl._kernels  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise pytest.UsageError(
+                "NUMDL_REQUIRE_KERNELS is set but numdl._kernels did not build: reinstall with "
+                "a C compiler (pip install -e .) and read the build log"
             ) from exc
 
 

@@ -15,10 +15,14 @@ How they are computed
   of its own: the shift ``x_i - a`` carries its rounding error (TwoSum) into the exponential, and
   the largest term of a sum is kept out of it (``log1p``), so that the error is a few ULP times
   the problem's condition number.
-* **Arrays.**  NumPy input runs through blocked kernels that keep their float64 temporaries in the
-  CPU cache, split between up to ``os.cpu_count()`` threads for large inputs (NumPy releases the
-  GIL in its loops); inputs of at most 512 elements take a short path in x86 long double (64-bit
-  significand), where one NumPy call per step costs a few microseconds.  PyTorch tensors (and JAX
+* **Arrays.**  NumPy float32/float64 input runs through the compiled kernels of
+  ``numdl._kernels`` (the same method in C: one pass over a cache-sized block where NumPy needs
+  twenty, and an exp accurate to 2**-60; see docs/ARCHITECTURE.md), split between up to
+  ``os.cpu_count()`` threads for large inputs.  Where that extension did not build, or
+  ``NUMDL_PURE_NUMPY=1`` is set, and for float16/bfloat16 and the losses' weighted sums, blocked
+  NumPy kernels keep their float64 temporaries in the CPU cache (NumPy releases the GIL in its
+  loops, so they are threaded too).  Inputs of at most 512 elements take a short path in x86 long
+  double (64-bit significand), where one NumPy call per step costs a few microseconds.  PyTorch tensors (and JAX
   arrays, when JAX is installed; enable ``jax_enable_x64`` for the float64 working precision) run
   the same formulas with their own library's operations (``xp = array_namespace(x)``), so results
   stay on the input's device and autograd differentiates through them.  The result has the
@@ -522,7 +526,9 @@ def _np_kernel(
     if rows == 0 or n == 0:
         return stats
     job = _Job(x2, kind, x2.dtype == np.float64, out, weights, stats, split)
-    if n <= _BLOCK:
+    if _compiled_applies(x2, out, weights, want_dsum):
+        _compiled_kernel(x2, kind, out, stats)
+    elif n <= _BLOCK:
         per = max(1, _BLOCK // n)
         blocks = -(-rows // per)
         parts = min(_THREADS, blocks) if rows * n >= _PARALLEL_MIN else 1
@@ -541,6 +547,124 @@ def _np_kernel(
         for r in np.flatnonzero(~np.isfinite(stats.a)).tolist():
             out[r] = np_round(_special_row(x2[r].astype(np.float64), kind), out.dtype)
     return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled kernel (numdl._kernels), for float32/float64 rows
+# ---------------------------------------------------------------------------------------------
+
+
+def _load_kernels() -> Any:
+    """numdl._kernels, or None where it did not build (the NumPy kernel serves everything) or
+    ``NUMDL_PURE_NUMPY=1`` asks for the NumPy kernel."""
+    if os.environ.get("NUMDL_PURE_NUMPY", "") not in ("", "0"):
+        return None
+    try:
+        from numdl import _kernels
+    except ImportError:
+        return None
+    return _kernels
+
+
+_KERNELS = _load_kernels()
+_KIND_CODE = {"stats": 0, "softmax": 1, "log_softmax": 2}
+# A row at least this long, in an input of fewer rows than threads, is split between the threads.
+_SEGMENT_MIN = 1 << 18
+_TINY_SUM = 2.0**-800  # as TINY_SUM in _kernels.c
+
+
+def _compiled_applies(
+    x2: np.ndarray, out: np.ndarray | None, weights: np.ndarray | None, want_dsum: bool
+) -> bool:
+    """The compiled kernel covers float32/float64 rows with outputs of the same dtype; the
+    weighted sums of the losses (probability targets, label smoothing) stay in NumPy."""
+    return (
+        _KERNELS is not None
+        and x2.dtype in _FAST_DTYPES
+        and weights is None
+        and not want_dsum
+        and (out is None or out.dtype == x2.dtype)
+    )
+
+
+def _compiled_kernel(x2: np.ndarray, kind: str, out: np.ndarray | None, stats: _Stats) -> None:
+    """:func:`_np_kernel` by ``numdl._kernels``: whole rows per call (split between threads by
+    rows), or a long row split into segments when there are fewer rows than threads.  Each call
+    releases the GIL.  Rows whose maximum is not finite get ``a``/``k`` and are left to the
+    caller's special-value rules, as in the NumPy kernel."""
+    xc = np.ascontiguousarray(x2)
+    f32 = xc.dtype == np.float32
+    rows, n = xc.shape
+    code = _KIND_CODE[kind]
+    target = None
+    if out is not None:
+        target = out if out.flags.c_contiguous else np.empty(xc.shape, dtype=xc.dtype)
+    a, k, s = np.empty(rows), np.empty(rows, dtype=np.int64), np.empty(rows)
+    if rows < _THREADS and n >= _SEGMENT_MIN:
+        for r in range(rows):
+            a[r], k[r], s[r] = _compiled_long_row(
+                xc[r], code, None if target is None else target[r]
+            )
+    else:
+        parts = min(_THREADS, rows) if rows * n >= _PARALLEL_MIN else 1
+        bounds = [rows * i // parts for i in range(parts + 1)]
+        _run_parallel(
+            [
+                lambda lo=lo, hi=hi: _KERNELS.rows(xc, target, a, k, s, n, lo, hi, code, f32)
+                for lo, hi in itertools.pairwise(bounds)
+                if hi > lo
+            ]
+        )
+    stats.a[...], stats.k[...], stats.s[...] = a, k, s
+    if target is not None and target is not out:
+        out[...] = target
+
+
+def _compiled_long_row(row: np.ndarray, code: int, out: np.ndarray | None) -> tuple:
+    """``(a, k, s)`` of one long contiguous row, its segments on the thread pool.  Each segment
+    is read once for its maximum and its sum (in cache-sized chunks, rescaled as the maximum
+    grows); the segments' sums are brought to the row's maximum and added exactly (``fsum``);
+    then the outputs are written in a second pass."""
+    f32 = row.dtype == np.float32
+    n = row.size
+    pieces = _THREADS * 2  # a little slack: a busy core then holds back a smaller share
+    bounds = [n * i // pieces for i in range(pieces + 1)]
+    segments = [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+    found = _run_parallel(
+        [lambda lo=lo, hi=hi: _KERNELS.seg_stats(row, lo, hi, f32) for lo, hi in segments]
+    )
+    nans = [(m, k) for m, k, _, _ in found if math.isnan(m)]
+    if nans:
+        return math.nan, nans[0][1], math.nan
+    ar = max(m for m, _, _, _ in found)
+    kr = next(k for m, k, _, _ in found if m == ar)
+    if not math.isfinite(ar):
+        return ar, kr, math.nan
+    terms = []
+    for m, _, s_hi, s_lo in found:
+        if m != -math.inf:
+            terms.extend(_KERNELS.rescale(s_hi, s_lo, m, ar))
+    s = math.fsum([*terms, -1.0])  # the maximum's term is exactly 1
+    if s < _TINY_SUM:  # the first pass leaves out terms below 2**-937: sum them, scaled by 2**200
+        scaled = _run_parallel(
+            [
+                lambda lo=lo, hi=hi: _KERNELS.seg_sums(row, lo, hi, ar, f32, True)
+                for lo, hi in segments
+            ]
+        )
+        s = math.ldexp(math.fsum([*(t for p in scaled for t in p), -(2.0**200)]), -200)
+    if out is not None:
+        s_hi = math.fsum(terms)
+        s_lo = math.fsum([*terms, -s_hi])
+        _run_parallel(
+            [
+                lambda lo=lo, hi=hi: _KERNELS.seg_outputs(
+                    row, out, lo, hi, ar, s_hi, s_lo, s, code, f32
+                )
+                for lo, hi in segments
+            ]
+        )
+    return ar, kr, s
 
 
 def _special_row(x: np.ndarray, kind: str) -> np.ndarray:
@@ -754,7 +878,10 @@ def _lse_bound(
     """Bound on the error of ``y = a + log1p(s)`` computed in float64 from narrow inputs.
 
     ``s`` has relative error below ``2**-52`` per term (NumPy's float64 ``exp`` is within 0.63
-    ULP, measured) plus ``(log2 n + 16) u`` from the pairwise sums; ``log1p`` passes on
+    ULP, measured; the compiled kernels' float32 exp within ``2**-52``) plus ``(log2 n + 16) u``
+    from the sums (NumPy's pairwise sums; the compiled kernels' 16 lanes per 256-element block,
+    combined pairwise, with TwoSum between blocks: at most ``(n/16 + 6) u`` below 256 elements,
+    ``22 u`` above); ``log1p`` passes on
     ``ds / (1 + s)`` and adds half an ULP; the final addition adds another.  float32 and bfloat16
     differences ``x - a`` round only where ``|x| < 2**-28 |a|``, i.e. ``exp(x - a) ~ exp(-a)`` with
     ``a > 0``: at most ``n u a exp(-a)`` in all.  `u` is the unit roundoff of the working

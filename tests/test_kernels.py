@@ -1,0 +1,243 @@
+"""numdl._kernels, the compiled max-shift kernels: their exp table and exp against mpmath, every
+instruction-set variant against numdl.reference within the accuracy claim and against the
+pure-NumPy kernel, the long-row (segmented) path, the tiny-sum rescan, special values, and the
+checks on their arguments.  The public functions' accuracy on every path is in test_stable.py."""
+
+from __future__ import annotations
+
+import struct
+
+import mpmath
+import numpy as np
+import pytest
+
+import numdl.stable
+from numdl import reference, stable
+from numdl.reference import condition_number, ulp_error
+
+kernels = pytest.importorskip("numdl._kernels", reason="numdl._kernels did not build here")
+
+VARIANTS = kernels.variants()
+KINDS = ["logsumexp", "softmax", "log_softmax"]
+
+
+@pytest.fixture(params=VARIANTS)
+def variant(request):
+    """Run a test with each instruction-set build this CPU can run (restored afterwards)."""
+    before = kernels.variant()
+    kernels.set_variant(request.param)
+    yield request.param
+    kernels.set_variant(before)
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    """The general path (no small-input shortcut) on the compiled kernel."""
+    monkeypatch.setattr(numdl.stable, "_SMALL", 0)
+    monkeypatch.setattr(numdl.stable, "_LONG", None)
+    monkeypatch.setattr(numdl.stable, "_KERNELS", kernels)
+
+
+def claim(dtype, kappa):
+    return 1.0 if np.dtype(dtype) != np.float64 else 2.0 * np.maximum(1.0, kappa)
+
+
+def assert_within_claim(name, x):
+    out = getattr(stable, name)(x, axis=-1)
+    exact = getattr(reference, name)(x, axis=-1, rounded=False)
+    errors = np.asarray(ulp_error(out, exact), dtype=np.float64)
+    limit = claim(x.dtype, condition_number(name, x, axis=-1))
+    assert np.all(errors <= limit), (name, x.dtype, errors.max())
+    return out
+
+
+def test_exp_table_is_correctly_rounded():
+    bits, tails = kernels.table()
+    with mpmath.workprec(300):
+        for j in range(128):
+            t = mpmath.mpf(2) ** (mpmath.mpf(j) / 128)
+            hi = float(t)
+            assert bits[j] == (struct.unpack("<Q", struct.pack("<d", hi))[0] - (j << 45)) % 2**64
+            assert tails[j] == float((t - hi) / hi)
+
+
+def test_exp_dd_to_2_pow_minus_58():
+    rng = np.random.default_rng(3)
+    ds = np.concatenate(
+        [-rng.uniform(0, 650, 400), -rng.uniform(0, 1e-3, 100), [0.0, -650.0, -1e-300, -5e-324]]
+    )
+    with mpmath.workprec(200):
+        for d in ds.tolist():
+            dl = d * 2.0**-54  # a rounding error of the shift, carried into the argument
+            hi, lo = kernels.exp_dd(d, dl)
+            exact = mpmath.exp(mpmath.mpf(d) + mpmath.mpf(dl))
+            assert abs(lo) <= abs(hi) * 2.0**-7
+            assert abs((mpmath.mpf(hi) + lo - exact) / exact) < 2.0**-58, d
+    with pytest.raises(ValueError, match="d must be in"):
+        kernels.exp_dd(1.0)
+
+
+def _suites(rng, dtype):
+    n = 300
+    return {
+        "random 1": rng.standard_normal((6, n)),
+        "random 100": 100 * rng.standard_normal((6, n)),
+        "dominant": np.where(np.arange(n) == 7, 0.0, -40.0 - rng.uniform(0, 5, (3, n))),
+        "confident": np.where(np.arange(n) == 0, 50.0, rng.standard_normal((3, n))),
+        "large equal": np.full((2, n), 1000.0 if dtype == np.float64 else 80.0),
+        "subnormal results": np.where(
+            np.arange(n) < 2, 0.0, -720.0 if dtype == np.float64 else -100.0
+        )
+        + np.zeros((2, n)),
+        "masked": np.where(np.arange(n) % 3 == 0, -np.inf, rng.standard_normal((3, n))),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("name", KINDS)
+def test_each_variant_within_claim_and_beside_numpy_kernel(
+    name, dtype, variant, compiled, monkeypatch
+):
+    rng = np.random.default_rng(11)
+    for label, x in _suites(rng, dtype).items():
+        x = x.astype(dtype)
+        out = assert_within_claim(name, x)
+        monkeypatch.setattr(numdl.stable, "_KERNELS", None)
+        pure = getattr(stable, name)(x, axis=-1)
+        monkeypatch.setattr(numdl.stable, "_KERNELS", kernels)
+        # both within the claim; they may differ in the last place where one rounds up
+        diff = np.asarray(ulp_error(out, pure.astype(np.float64)), dtype=np.float64)
+        assert np.all(diff <= 2.0), (label, diff.max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("name", KINDS)
+def test_long_rows_by_segments(name, dtype, compiled, monkeypatch):
+    """A row longer than _SEGMENT_MIN with fewer rows than threads is split into segments (read
+    once per segment in chunks, rescaled to the running maximum); the result is the same as the
+    whole-row kernel's within the claim."""
+    monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 1000)
+    monkeypatch.setattr(numdl.stable, "_THREADS", 2)
+    rng = np.random.default_rng(5)
+    n = 50_000  # several kernel chunks per segment
+    rows = {
+        "increasing": np.linspace(-30, 30, n),  # the maximum grows with every chunk
+        "decreasing": np.linspace(30, -30, n),
+        "random": 20 * rng.standard_normal(n),
+        "one dominant late": np.where(np.arange(n) == n - 3, 0.0, -50.0),
+        "masked": np.where(np.arange(n) % 2 == 0, -np.inf, rng.standard_normal(n)),
+    }
+    for label, row in rows.items():
+        x = row.astype(dtype)[None, :]
+        segmented = getattr(stable, name)(x, axis=-1)
+        monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 1 << 40)
+        whole = getattr(stable, name)(x, axis=-1)
+        monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 1000)
+        diff = np.asarray(ulp_error(segmented, whole.astype(np.float64)), dtype=np.float64)
+        assert np.all(diff <= 1.0), (label, diff.max())
+    # and against the exact values, on a row short enough for mpmath
+    monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 100)
+    x = (30 * rng.standard_normal((1, 3000))).astype(dtype)
+    assert_within_claim(name, x)
+
+
+@pytest.mark.parametrize("segmented", [False, True], ids=["rows", "segments"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_tiny_sums_are_rescanned(dtype, segmented, compiled, monkeypatch):
+    """Terms below exp(-650) leave the first pass; where they are all there is besides the
+    maximum, the sum is redone scaled by 2**200, so log_softmax at the maximum (-s, subnormal
+    here) and logsumexp at a maximum of 0 keep them."""
+    if segmented:
+        monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 100)
+        monkeypatch.setattr(numdl.stable, "_THREADS", 2)
+    n = 2000
+    gap = 710.0 if dtype == np.float64 else 100.0
+    x = np.full((1, n), -gap)
+    x[0, 1234] = 0.0
+    x = x.astype(dtype)
+    lse = stable.logsumexp(x, axis=-1)
+    ls = stable.log_softmax(x, axis=-1)
+    exact_lse = reference.logsumexp(x, axis=-1, rounded=False)
+    exact_ls = reference.log_softmax(x, axis=-1, rounded=False)
+    assert 0 < lse[0] < (1e-300 if dtype == np.float64 else 1e-40)  # not the 0 of a dropped sum
+    # float64: a few ULP (the 1999 equal terms round alike; the claim allows 2 kappa ~ 1400)
+    assert ulp_error(lse, exact_lse)[0] <= (4.0 if dtype == np.float64 else 0.5)
+    assert ulp_error(ls[0, 1234], exact_ls[0, 1234]) <= (4.0 if dtype == np.float64 else 0.5)
+
+
+@pytest.mark.parametrize("segmented", [False, True], ids=["rows", "segments"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_special_values(dtype, segmented, compiled, monkeypatch):
+    if segmented:
+        monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 100)
+        monkeypatch.setattr(numdl.stable, "_THREADS", 4)
+    n = 1000
+    base = np.linspace(-3, 3, n)
+    nan_late, inf_then_nan, one_inf, two_inf, all_minf = (base.copy() for _ in range(5))
+    nan_late[900] = np.nan
+    inf_then_nan[10], inf_then_nan[990] = np.inf, np.nan
+    one_inf[500] = np.inf
+    two_inf[[100, 800]] = np.inf
+    all_minf[:] = -np.inf
+    for row, lse, sm_at, sm_rest in [
+        (nan_late, np.nan, None, np.nan),
+        (inf_then_nan, np.nan, None, np.nan),
+        (one_inf, np.inf, (500, 1.0), 0.0),
+        (two_inf, np.inf, (100, np.nan), 0.0),
+        (all_minf, -np.inf, None, np.nan),
+    ]:
+        x = row.astype(dtype)[None, :]
+        got = stable.logsumexp(x, axis=-1)[0]
+        assert (np.isnan(got) and np.isnan(lse)) or got == lse
+        sm = stable.softmax(x, axis=-1)[0]
+        rest = np.delete(sm, [sm_at[0]] if sm_at else [])
+        if np.isnan(sm_rest):
+            assert np.isnan(rest).all()
+        else:
+            assert (rest[np.isfinite(np.delete(row, [sm_at[0]] if sm_at else []))] == 0).all()
+        if sm_at:
+            assert (np.isnan(sm[sm_at[0]]) and np.isnan(sm_at[1])) or sm[sm_at[0]] == sm_at[1]
+
+
+def test_non_contiguous_and_stacked_inputs(compiled):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((40, 30))
+    for axis in (0, 1):
+        got = stable.softmax(x, axis=axis)
+        want = stable.softmax(np.ascontiguousarray(np.moveaxis(x, axis, -1)), axis=-1)
+        np.testing.assert_array_equal(np.moveaxis(got, axis, -1), want)
+    sliced = x[::2, 1:]  # strided rows
+    np.testing.assert_array_equal(
+        stable.log_softmax(sliced, axis=-1), stable.log_softmax(sliced.copy(), axis=-1)
+    )
+
+
+def test_argument_checks():
+    x = np.zeros(10)
+    a, k, s = np.empty(2), np.empty(2, dtype=np.int64), np.empty(2)
+    with pytest.raises(ValueError, match="x: buffer of 80 bytes, need 160"):
+        kernels.rows(x, None, a, k, s, 10, 0, 2, 0, False)
+    with pytest.raises(ValueError, match="bad n, row range or kind"):
+        kernels.rows(x, None, a, k, s, 5, 0, 2, 1, False)  # softmax without an output
+    with pytest.raises(ValueError, match="bad segment bounds"):
+        kernels.seg_sums(x, 5, 2, 0.0, False)
+    with pytest.raises(ValueError, match="need 88"):
+        kernels.seg_argmax(x, 0, 11, False)
+    with pytest.raises(ValueError, match="kind must be"):
+        kernels.seg_outputs(x, np.empty(10), 0, 10, 0.0, 1.0, 0.0, 0.0, 0, False)
+    with pytest.raises(ValueError, match="m <= a"):
+        kernels.rescale(1.0, 0.0, 2.0, 1.0)
+    with pytest.raises(ValueError, match="not available"):
+        kernels.set_variant("sse9")
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        kernels.seg_argmax(np.zeros((4, 4))[:, ::2], 0, 4, False)
+    with pytest.raises(TypeError):
+        kernels.seg_sums(np.zeros(10), 0, 10, 0.0, False, True, 3)  # too many arguments
+
+
+def test_pure_numpy_switch(monkeypatch):
+    """NUMDL_PURE_NUMPY=1 makes numdl.stable ignore the compiled kernels."""
+    monkeypatch.setenv("NUMDL_PURE_NUMPY", "1")
+    assert numdl.stable._load_kernels() is None
+    monkeypatch.setenv("NUMDL_PURE_NUMPY", "0")
+    assert numdl.stable._load_kernels() is kernels

@@ -10,6 +10,8 @@ import struct
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import numdl.stable
 from numdl import reference, stable
@@ -39,7 +41,10 @@ def compiled(monkeypatch):
 
 
 def claim(dtype, kappa):
-    return 1.0 if np.dtype(dtype) != np.float64 else 2.0 * np.maximum(1.0, kappa)
+    if np.dtype(dtype) != np.float64:
+        return 1.0
+    with np.errstate(over="ignore"):  # kappa may be inf (a result of 0 from nonzero inputs)
+        return 2.0 * np.maximum(1.0, kappa)
 
 
 def assert_within_claim(name, x):
@@ -241,3 +246,30 @@ def test_pure_numpy_switch(monkeypatch):
     assert numdl.stable._load_kernels() is None
     monkeypatch.setenv("NUMDL_PURE_NUMPY", "0")
     assert numdl.stable._load_kernels() is kernels
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([np.float64, np.float32]),
+    st.sampled_from(KINDS),
+    st.integers(1, 3),
+    st.integers(1, 600),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([1.0, 30.0, 700.0]),
+)
+def test_property_compiled_within_claim(dtype, name, rows, n, seed, scale):
+    """Random rows of every length up to a few blocks, at scales up to exp's range, with a few
+    extreme entries (the format's largest finite, -inf): the compiled kernel within the claim."""
+    rng = np.random.default_rng(seed)
+    x = scale * rng.standard_normal((rows, n))
+    fmax = float(np.finfo(dtype).max)
+    for value in rng.choice([0.0, -np.inf, fmax / 2, -fmax / 2], size=2):
+        if value:
+            x[rng.integers(rows), rng.integers(n)] = value
+    x = x.astype(dtype)
+    saved = (numdl.stable._SMALL, numdl.stable._LONG, numdl.stable._KERNELS)
+    numdl.stable._SMALL, numdl.stable._LONG, numdl.stable._KERNELS = 0, None, kernels
+    try:
+        assert_within_claim(name, x)
+    finally:
+        numdl.stable._SMALL, numdl.stable._LONG, numdl.stable._KERNELS = saved

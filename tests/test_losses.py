@@ -50,7 +50,13 @@ def check(name, computed, *args, **kwargs):
     ],
     ids=["mean", "sum", "none", "smoothing", "ignore"],
 )
-def test_cross_entropy_class_targets_within_claim(dtype, kwargs):
+@pytest.mark.parametrize("path", ["fast", "general", "kernel"])
+def test_cross_entropy_class_targets_within_claim(dtype, kwargs, path, monkeypatch):
+    """On the small call's fast path, the general small-input path and the row kernel."""
+    if path != "fast":
+        monkeypatch.setattr(numdl.losses, "_fast_small_cross_entropy", lambda *args: None)
+    if path == "kernel":
+        monkeypatch.setattr(numdl.losses, "_SMALL", 0)
     rng = np.random.default_rng(20)
     x = np.concatenate(
         [
@@ -123,6 +129,18 @@ def test_special_rows():
     np.testing.assert_array_equal(
         out, reference.cross_entropy(x, np.array([0, 1, 0, 0]), reduction="none")
     )
+
+
+def test_fast_small_path_leaves_the_errors_to_the_general_one():
+    x = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"labels outside \[0, 3\): \[-1, 3\]"):
+        losses.cross_entropy(x, np.array([-1, 3]))
+    with pytest.raises(ValueError, match="target has shape"):
+        losses.cross_entropy(x, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="reduction"):
+        losses.cross_entropy(x, np.array([0, 1]), reduction="avg")
+    # a row without a finite maximum takes the general path's special-value rules
+    assert math.isnan(losses.cross_entropy(np.array([[np.nan, 0.0]]), np.array([1])))
 
 
 def test_cross_entropy_bad_input():

@@ -9,8 +9,9 @@
  *
  * Every entry point takes C-contiguous buffers (the buffer protocol: no NumPy headers), checks
  * their sizes, and releases the GIL: numdl.stable splits large inputs between threads.
- * Three builds of the kernels are compiled on x86-64 (baseline SSE2, AVX2+FMA, AVX-512) and one
- * is chosen at import from what the CPU supports; elsewhere only the baseline one.
+ * Three builds of the kernels are compiled on x86-64 with GCC (baseline SSE2, AVX2+FMA, AVX-512,
+ * through #pragma GCC target) and one is chosen at import from what the CPU supports; with other
+ * compilers and on other CPUs only the baseline one.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -69,7 +70,7 @@ struct kernels {
 #undef VARIANT
 #undef USE_FMA
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define HAVE_X86_VARIANTS 1
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")

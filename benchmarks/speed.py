@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "--numpy-kernel", action="store_true", help="also time numdl's pure-NumPy kernel"
     )
     args = parser.parse_args(argv)
-    repeats = args.repeats or (3 if args.quick else 7)
+    repeats = args.repeats or (3 if args.quick else 9)
     shapes = [(256, 32000), (1, 10**6)] if args.quick else [(1024, 32000), (1, 10**7)]
     rng = np.random.default_rng(0)
     print(
@@ -176,10 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     anchors = ["numpy max-shift", "scipy.special"] + (["torch"] if torch is not None else [])
     if args.numpy_kernel:
         anchors.append(NUMPY_KERNEL)
+    widths = {a: max(16, len(a) + 5) for a in anchors}
     header = (
-        f"{'function':12s} {'shape':>14s} {'dtype':8s} {'numdl ms':>9s} {'GB/s':>6s}"
-        + "".join(f"{a + ' ms':>19s}" for a in anchors)
-        + "".join(f"{'vs ' + a:>18s}" for a in anchors)
+        f"{'function':13s} {'shape':>14s} {'dtype':8s} {'numdl ms':>9s} {'GB/s':>6s}"
+        + "".join(f"{a + ' ms':>{widths[a]}s}" for a in anchors)
+        + "".join(f"{'vs ' + a:>{widths[a]}s}" for a in anchors)
     )
     print(header)
     worst_vs_scipy = []
@@ -191,10 +192,10 @@ def main(argv: list[str] | None = None) -> int:
                 med = measure(fns, repeats)
                 ours = med["numdl"]
                 line = (
-                    f"{name:12s} {shape!s:>14s} {np.dtype(dtype).name:8s} {ours * 1e3:9.1f}"
+                    f"{name:13s} {shape!s:>14s} {np.dtype(dtype).name:8s} {ours * 1e3:9.1f}"
                     f" {x.nbytes / ours / 1e9:6.2f}"
-                    + "".join(f"{med[a] * 1e3:19.1f}" for a in anchors)
-                    + "".join(f"{med[a] / ours:17.2f}x" for a in anchors)
+                    + "".join(f"{med[a] * 1e3:{widths[a]}.1f}" for a in anchors)
+                    + "".join(f"{med[a] / ours:{widths[a] - 1}.2f}x" for a in anchors)
                 )
                 print(line, flush=True)
                 worst_vs_scipy.append(

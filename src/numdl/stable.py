@@ -571,6 +571,7 @@ _KIND_CODE = {"stats": 0, "softmax": 1, "log_softmax": 2}
 # A row at least this long, in an input of fewer rows than threads, is split between the threads.
 _SEGMENT_MIN = 1 << 18
 _TINY_SUM = 2.0**-800  # as TINY_SUM in _kernels.c
+_PIECES_PER_THREAD = 4  # segments of a long row per thread (the pool balances them)
 
 
 def _compiled_applies(
@@ -627,7 +628,8 @@ def _compiled_long_row(row: np.ndarray, code: int, out: np.ndarray | None) -> tu
     then the outputs are written in a second pass."""
     f32 = row.dtype == np.float32
     n = row.size
-    pieces = _THREADS * 2  # a little slack: a busy core then holds back a smaller share
+    # many pieces: a core that is busy with another process then holds back a small share only
+    pieces = max(1, min(_THREADS * _PIECES_PER_THREAD, n // (1 << 16)))
     bounds = [n * i // pieces for i in range(pieces + 1)]
     segments = [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
     found = _run_parallel(

@@ -223,8 +223,8 @@ static int segment(const Py_buffer *x, Py_ssize_t start, Py_ssize_t stop, int f3
  * error (TwoSum) into exp_dd, the product with Dekker's error term.  0 below exp(LOW). */
 static void rescale(double s_hi, double s_lo, double m, double a, double *hi, double *lo)
 {
-    double d = m - a, bb = d - m;
-    double dl = (m - (d - bb)) + (-a - bb);
+    double d = m - a;
+    double dl = shift_err_generic(m, a, d);
     if (!(d >= LOW)) {
         *hi = *lo = 0.0;
         return;

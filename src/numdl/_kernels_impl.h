@@ -17,6 +17,14 @@
 #define MADD(a, b, c) ((a) * (b) + (c))
 #endif
 
+/* The rounding error of d = fl(x - a): x - a == d + shift_err(x, a, d) exactly (TwoSum).
+ * NaN where x or a is infinite. */
+static inline double FN(shift_err)(double x, double a, double d)
+{
+    double bb = d - x;
+    return (x - (d - bb)) + (-a - bb);
+}
+
 /* The error of the product p = fl(a * b): a * b == p + err exactly (no overflow or underflow). */
 static inline double FN(two_prod_err)(double a, double b, double p)
 {
@@ -181,8 +189,7 @@ static void FN(sums)(const char *p, int f32, Py_ssize_t n, double a, uint64_t bi
         for (Py_ssize_t i = 0; i < len; i++) {
             double xi = x[i];
             double d = xi - a;
-            double bb = d - xi;
-            double dl = (xi - (d - bb)) + (-a - bb);
+            double dl = FN(shift_err)(xi, a, d);
             int ok = d >= low;
             dd e = FN(exp_dd)(ok ? d : 0.0, ok ? dl : 0.0, bias);
             double e_hi = ok ? e.hi : 0.0, e_lo = ok ? e.lo : 0.0;
@@ -201,8 +208,8 @@ static void FN(sums)(const char *p, int f32, Py_ssize_t n, double a, uint64_t bi
  * product stays normal; rounded to a subnormal (or 0) once at the end. */
 static double FN(softmax_tiny)(double xi, double a, double rh, double rl)
 {
-    double d = xi - a, bb = d - xi;
-    double dl = (xi - (d - bb)) + (-a - bb);
+    double d = xi - a;
+    double dl = FN(shift_err)(xi, a, d);
     if (!(d >= -800.0))
         return 0.0; /* exp(d) / S < 2**-1154: rounds to 0 */
     dd e = FN(exp_dd)(d, dl, 200);
@@ -242,8 +249,7 @@ static void FN(outputs)(const char *p, int f32, Py_ssize_t n, double a, int kind
             for (Py_ssize_t i = 0; i < len; i++) {
                 double xi = x[i];
                 double d = xi - a;
-                double bb = d - xi;
-                double dl = (xi - (d - bb)) + (-a - bb);
+                double dl = FN(shift_err)(xi, a, d);
                 int ok = d >= LOW;
                 dd e = FN(exp_dd)(ok ? d : 0.0, ok ? dl : 0.0, 0);
                 /* (e.hi + e.lo)(rh + rl), rounded once: e.hi rh exactly as ph + its error */
@@ -270,8 +276,7 @@ static void FN(outputs)(const char *p, int f32, Py_ssize_t n, double a, int kind
             for (Py_ssize_t i = 0; i < len; i++) {
                 double xi = x[i];
                 double d = xi - a;
-                double bb = d - xi;
-                double dl = (xi - (d - bb)) + (-a - bb);
+                double dl = FN(shift_err)(xi, a, d);
                 dl = dl == dl ? dl : 0.0; /* x = -inf (or d overflowing): y = d = -inf */
                 y[i] = d + (dl - L);
             }

@@ -118,11 +118,10 @@ def test_each_variant_within_claim_and_beside_numpy_kernel(
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("name", KINDS)
 def test_long_rows_by_segments(name, dtype, compiled, monkeypatch):
-    """A row longer than _SEGMENT_MIN with fewer rows than threads is split into segments (read
-    once per segment in chunks, rescaled to the running maximum); the result is the same as the
-    whole-row kernel's within the claim."""
+    """A row of at least _SEGMENT_MIN elements is split into segments (read once per segment in
+    chunks, rescaled to the running maximum); the result is the same as the whole-row kernel's
+    within the claim."""
     monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 1000)
-    monkeypatch.setattr(numdl.stable, "_THREADS", 2)
     rng = np.random.default_rng(5)
     n = 50_000  # several kernel chunks per segment
     rows = {
@@ -154,7 +153,6 @@ def test_tiny_sums_are_rescanned(dtype, segmented, compiled, monkeypatch):
     here) and logsumexp at a maximum of 0 keep them."""
     if segmented:
         monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 100)
-        monkeypatch.setattr(numdl.stable, "_THREADS", 2)
     n = 2000
     gap = 710.0 if dtype == np.float64 else 100.0
     x = np.full((1, n), -gap)
@@ -175,7 +173,6 @@ def test_tiny_sums_are_rescanned(dtype, segmented, compiled, monkeypatch):
 def test_special_values(dtype, segmented, compiled, monkeypatch):
     if segmented:
         monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 100)
-        monkeypatch.setattr(numdl.stable, "_THREADS", 4)
     n = 1000
     base = np.linspace(-3, 3, n)
     nan_late, inf_then_nan, one_inf, two_inf, all_minf = (base.copy() for _ in range(5))
@@ -273,3 +270,28 @@ def test_property_compiled_within_claim(dtype, name, rows, n, seed, scale):
         assert_within_claim(name, x)
     finally:
         numdl.stable._SMALL, numdl.stable._LONG, numdl.stable._KERNELS = saved
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    monkeypatch.setenv("NUMDL_NUM_THREADS", "3")
+    assert numdl.stable._thread_count() == 3
+    monkeypatch.delenv("NUMDL_NUM_THREADS")
+    assert 1 <= numdl.stable._thread_count() <= 8
+    for bad in ("0", "-2", "many"):
+        monkeypatch.setenv("NUMDL_NUM_THREADS", bad)
+        with pytest.raises(ValueError, match="NUMDL_NUM_THREADS must be a positive integer"):
+            numdl.stable._thread_count()
+
+
+def test_one_thread_gives_the_same_results(monkeypatch, compiled):
+    """Threads share rows and segments, which depend on the input's shape only: one thread
+    computes the same values as several."""
+    rng = np.random.default_rng(8)
+    monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 20_000)
+    for x in (rng.standard_normal((64, 5000)), rng.standard_normal((3, 300_000))):
+        monkeypatch.setattr(numdl.stable, "_THREADS", 4)
+        many = [f(x, axis=-1) for f in (stable.logsumexp, stable.softmax, stable.log_softmax)]
+        monkeypatch.setattr(numdl.stable, "_THREADS", 1)
+        one = [f(x, axis=-1) for f in (stable.logsumexp, stable.softmax, stable.log_softmax)]
+        for a, b in zip(many, one, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -18,7 +18,8 @@ How they are computed
 * **Arrays.**  NumPy float32/float64 input runs through the compiled kernels of
   ``numdl._kernels`` (the same method in C: one pass over a cache-sized block where NumPy needs
   twenty, and an exp accurate to 2**-60; see docs/ARCHITECTURE.md), split between up to
-  ``os.cpu_count()`` threads for large inputs.  Where that extension did not build, or
+  ``os.cpu_count()`` threads (at most 8; ``NUMDL_NUM_THREADS`` sets the number) for large
+  inputs.  Where that extension did not build, or
   ``NUMDL_PURE_NUMPY=1`` is set, and for float16/bfloat16 and the losses' weighted sums, blocked
   NumPy kernels keep their float64 temporaries in the CPU cache (NumPy releases the GIL in its
   loops, so they are threaded too).  Inputs of at most 512 elements take a short path in x86 long
@@ -115,7 +116,24 @@ _BLOCK = 1 << 16
 _LONG_CHUNK = 1 << 16
 # Inputs of at least this many elements are split between threads (NumPy's loops release the GIL).
 _PARALLEL_MIN = 1 << 18
-_THREADS = max(1, min(os.cpu_count() or 1, 8))
+
+
+def _thread_count() -> int:
+    """Threads for large inputs: ``NUMDL_NUM_THREADS`` if set (1 turns threading off, e.g. in
+    data-loader worker processes), else the CPU count, at most 8."""
+    value = os.environ.get("NUMDL_NUM_THREADS", "").strip()
+    if value:
+        try:
+            count = int(value)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ValueError(f"NUMDL_NUM_THREADS must be a positive integer, got {value!r}")
+        return count
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+_THREADS = _thread_count()
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 _FMAX = float(np.finfo(np.float64).max)
@@ -142,8 +160,8 @@ if hasattr(os, "register_at_fork"):
 
 
 def _run_parallel(tasks: list) -> list:
-    """Run zero-argument callables, on the thread pool when there are several."""
-    if len(tasks) <= 1:
+    """Run zero-argument callables, on the thread pool when there are several (and threads)."""
+    if len(tasks) <= 1 or _THREADS == 1:
         return [t() for t in tasks]
     return [f.result() for f in [_pool().submit(t) for t in tasks]]
 
@@ -568,10 +586,10 @@ def _load_kernels() -> Any:
 
 _KERNELS = _load_kernels()
 _KIND_CODE = {"stats": 0, "softmax": 1, "log_softmax": 2}
-# A row at least this long, in an input of fewer rows than threads, is split between the threads.
+# A row at least this long is computed in segments, which the threads share.
 _SEGMENT_MIN = 1 << 18
 _TINY_SUM = 2.0**-800  # as TINY_SUM in _kernels.c
-_PIECES_PER_THREAD = 4  # segments of a long row per thread (the pool balances them)
+_MAX_SEGMENTS = 16  # segments of a long row (the thread pool balances them)
 
 
 def _compiled_applies(
@@ -590,8 +608,9 @@ def _compiled_applies(
 
 def _compiled_kernel(x2: np.ndarray, kind: str, out: np.ndarray | None, stats: _Stats) -> None:
     """:func:`_np_kernel` by ``numdl._kernels``: whole rows per call (split between threads by
-    rows), or a long row split into segments when there are fewer rows than threads.  Each call
-    releases the GIL.  Rows whose maximum is not finite get ``a``/``k`` and are left to the
+    rows), or, for rows of at least ``_SEGMENT_MIN``, each row in segments shared by the threads.
+    Each call releases the GIL.  Neither split depends on the number of threads, so neither does
+    any result.  Rows whose maximum is not finite get ``a``/``k`` and are left to the
     caller's special-value rules, as in the NumPy kernel."""
     xc = np.ascontiguousarray(x2)
     f32 = xc.dtype == np.float32
@@ -601,7 +620,7 @@ def _compiled_kernel(x2: np.ndarray, kind: str, out: np.ndarray | None, stats: _
     if out is not None:
         target = out if out.flags.c_contiguous else np.empty(xc.shape, dtype=xc.dtype)
     a, k, s = np.empty(rows), np.empty(rows, dtype=np.int64), np.empty(rows)
-    if rows < _THREADS and n >= _SEGMENT_MIN:
+    if n >= _SEGMENT_MIN:  # by length alone, so that the thread count never changes a result
         for r in range(rows):
             a[r], k[r], s[r] = _compiled_long_row(
                 xc[r], code, None if target is None else target[r]
@@ -628,8 +647,9 @@ def _compiled_long_row(row: np.ndarray, code: int, out: np.ndarray | None) -> tu
     then the outputs are written in a second pass."""
     f32 = row.dtype == np.float32
     n = row.size
-    # many pieces: a core that is busy with another process then holds back a small share only
-    pieces = max(1, min(_THREADS * _PIECES_PER_THREAD, n // (1 << 16)))
+    # the segments depend on n only (results must not depend on the thread count); enough of
+    # them that a core busy with another process holds back a small share only
+    pieces = max(1, min(_MAX_SEGMENTS, n // (_SEGMENT_MIN // 2)))
     bounds = [n * i // pieces for i in range(pieces + 1)]
     segments = [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
     found = _run_parallel(

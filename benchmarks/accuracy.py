@@ -31,6 +31,7 @@ import numpy as np
 import scipy.special as sp
 
 import numdl
+import numdl.stable
 from numdl import naive, reference
 from numdl._dtypes import to_numpy
 from numdl.floats import format_info
@@ -398,6 +399,12 @@ def fmt(v: float | None) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def kernels_in_use() -> str:
+    """The row kernels numdl runs here (NUMDL_PURE_NUMPY=1 measures the pure-NumPy one)."""
+    compiled = numdl.stable._KERNELS
+    return f"compiled ({compiled.variant()})" if compiled is not None else "pure NumPy"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="rows up to 10**5, fewer random rows")
@@ -407,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"numdl {numdl.__version__}, numpy {np.__version__}, scipy {sp.__name__ and __import__('scipy').__version__}"
         f", torch {torch.__version__ if torch else 'not installed'}, jax {jax.__version__ if jax else 'not installed'}"
+        f"; numdl kernels: {kernels_in_use()}"
     )
     print(
         "max error in ULPs of the output dtype against numdl.reference; inf = NaN/inf where the exact value is finite\n"

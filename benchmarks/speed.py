@@ -162,7 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--numpy-kernel", action="store_true", help="also time numdl's pure-NumPy kernel"
     )
+    parser.add_argument(
+        "--variant",
+        choices=kernels.variants() if kernels else [],
+        help="the compiled kernels' instruction-set build (default: the best this CPU runs)",
+    )
     args = parser.parse_args(argv)
+    if args.variant:
+        kernels.set_variant(args.variant)
     repeats = args.repeats or (3 if args.quick else 9)
     shapes = [(256, 32000), (1, 10**6)] if args.quick else [(1024, 32000), (1, 10**7)]
     rng = np.random.default_rng(0)

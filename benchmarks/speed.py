@@ -18,8 +18,9 @@ numdl runs its compiled kernels (``numdl._kernels``; the instruction-set variant
 printed) on up to ``os.cpu_count()`` threads; the thread count is printed, and the load average
 before the run (other processes on the machine take cores from the threads).  ``--numpy-kernel``
 adds a column for numdl's pure-NumPy kernel (what runs where the extension did not build),
-measured in the same run: the before and after of the compiled kernels.  This is a benchmark, not
-a test: nothing here is asserted.
+measured in the same run: the before and after of the compiled kernels; ``--variant generic`` or
+``--variant avx2`` times another instruction-set build of them.  ``NUMDL_NUM_THREADS=1`` in the
+environment measures numdl on one core.  This is a benchmark, not a test: nothing here is asserted.
 """
 
 from __future__ import annotations

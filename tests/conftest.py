@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -20,23 +21,25 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+# Optional parts that `make test` requires, so that their tests cannot skip silently there:
+# (environment variable, module, what to do when it is missing).
+REQUIRED = [
+    ("NUMDL_REQUIRE_TORCH", "torch", "install the torch extra (pip install -e '.[test,torch]'; "
+     "torch==2.13.0)"),
+    ("NUMDL_REQUIRE_KERNELS", "numdl._kernels", "numdl._kernels did not build: reinstall with a "
+     "C compiler (pip install -e .) and read the build log"),
+]
+
+
 def pytest_configure(config):
-    if os.environ.get("NUMDL_REQUIRE_TORCH"):
-        try:
-            import torch  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise pytest.UsageError(
-                "NUMDL_REQUIRE_TORCH is set but torch is not importable: install the torch "
-                "extra (pip install -e '.[test,torch]'; torch==2.13.0)"
-            ) from exc
-    if os.environ.get("NUMDL_REQUIRE_KERNELS"):
-        try:
-            import numdl._kernels  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise pytest.UsageError(
-                "NUMDL_REQUIRE_KERNELS is set but numdl._kernels did not build: reinstall with "
-                "a C compiler (pip install -e .) and read the build log"
-            ) from exc
+    for variable, module, remedy in REQUIRED:
+        if os.environ.get(variable):
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:  # pragma: no cover - depends on the environment
+                raise pytest.UsageError(
+                    f"{variable} is set but {module} is not importable: {remedy}"
+                ) from exc
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,7 @@ from numdl.stable import (
     _FAST_DTYPES,
     _LONG,
     _SMALL,
+    _long_shift,
     _minus_abs,
     _np_kernel,
     _np_rows,
@@ -281,14 +282,10 @@ def _fast_small_cross_entropy(x: np.ndarray, t: np.ndarray, axis: Any, reduction
     rows, classes = x.shape
     if t.min() < 0 or t.max() >= classes:
         return None
-    xl = x.astype(_LONG)
-    ar = np.arange(rows)
-    k = xl.argmax(axis=1)
-    a = xl[ar, k]
-    if not np.isfinite(a).all():
+    shifted = _long_shift(x)
+    if shifted is None:
         return None
-    d = xl - a[:, None]
-    e = np.exp(d)
+    ar, k, _, d, e = shifted
     e[ar, k] = 0  # kept out of the sum: log1p
     loss = np.log1p(e.sum(axis=1)) - d[ar, t]
     if reduction == "none":
@@ -302,15 +299,11 @@ def _small_cross_entropy(
 ) -> np.ndarray | None:
     """Per-row losses of a small input in long double (see :func:`numdl.stable._np_small`), or
     None if a row has no finite maximum (the general path's special-value rules handle it)."""
-    rows, classes = x2.shape
-    xl = x2.astype(_LONG)
-    ar = np.arange(rows)
-    k = xl.argmax(axis=1)
-    a = xl[ar, k]
-    if not np.isfinite(a).all():
+    classes = x2.shape[1]
+    shifted = _long_shift(x2)
+    if shifted is None:
         return None
-    d = xl - a[:, None]
-    e = np.exp(d)
+    ar, k, _, d, e = shifted
     e[ar, k] = 0  # kept out of the sum: log1p
     lg = np.log1p(e.sum(axis=1))
     if weight is None:

@@ -719,14 +719,10 @@ def _np_small(x2: np.ndarray, kind: str) -> Any:
     Returns long double results, or None if some row has no finite maximum (NaN, ``+inf``, all
     ``-inf``), which the kernel's special-value rules handle.
     """
-    xl = x2.astype(_LONG)
-    ar = np.arange(x2.shape[0])
-    k = np.argmax(xl, axis=1)
-    a = xl[ar, k]
-    if not np.isfinite(a).all():
+    shifted = _long_shift(x2)
+    if shifted is None:
         return None
-    d = xl - a[:, None]
-    e = np.exp(d)
+    ar, k, a, d, e = shifted
     if kind == "softmax":
         return e / e.sum(axis=1, keepdims=True)
     e[ar, k] = 0  # kept out of the sum: log1p
@@ -734,6 +730,20 @@ def _np_small(x2: np.ndarray, kind: str) -> Any:
     if kind == "log_softmax":
         return d - np.log1p(s)[:, None]
     return a, s, a + np.log1p(s)
+
+
+def _long_shift(x2: np.ndarray) -> tuple | None:
+    """The max-shift of small rows ``(R, n)`` in long double: ``(ar, k, a, d, e)`` with ``ar =
+    arange(R)``, ``k`` and ``a`` each row's (first) maximum and its value, ``d = x - a`` and
+    ``e = exp(d)``; None if some row has no finite maximum."""
+    xl = x2.astype(_LONG)
+    ar = np.arange(x2.shape[0])
+    k = xl.argmax(axis=1)
+    a = xl[ar, k]
+    if not np.isfinite(a).all():
+        return None
+    d = xl - a[:, None]
+    return ar, k, a, d, np.exp(d)
 
 
 _FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -772,14 +782,10 @@ def _fast_small(x: Any, axis: Any, kind: str) -> Any:
             lg = np.log1p(e.sum())
             y = d - lg if kind == "log_softmax" else a + lg
     elif ndim == 2 and axis in (-1, 1) and kind != "lse":
-        xl = x.astype(_LONG)
-        ar = np.arange(x.shape[0])
-        k = xl.argmax(axis=1)
-        a = xl[ar, k]
-        if not np.isfinite(a).all():
+        shifted = _long_shift(x)
+        if shifted is None:
             return None
-        d = xl - a[:, None]
-        e = np.exp(d)
+        ar, k, _, d, e = shifted
         if kind == "softmax":
             y = e / e.sum(axis=1, keepdims=True)
         else:

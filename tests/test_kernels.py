@@ -80,6 +80,8 @@ def test_exp_dd_to_2_pow_minus_58():
             assert abs((mpmath.mpf(hi) + lo - exact) / exact) < 2.0**-58, d
     with pytest.raises(ValueError, match="d must be in"):
         kernels.exp_dd(1.0)
+    with pytest.raises(ValueError, match="d must be in"):
+        kernels.exp_dd(-700.0)  # lo may be subnormal there: outside the documented range
 
 
 def _suites(rng, dtype):
@@ -214,6 +216,18 @@ def test_non_contiguous_and_stacked_inputs(compiled):
     )
 
 
+def test_misaligned_input_is_copied(compiled):
+    """A float view at an odd byte offset (legal in NumPy) is copied before the kernel reads it
+    (the kernel itself refuses misaligned buffers)."""
+    raw = np.zeros(8 * 3000 + 16, np.uint8)
+    x = raw[1 : 1 + 8 * 3000].view(np.float64).reshape(3, 1000)
+    x[...] = np.random.default_rng(4).standard_normal((3, 1000))
+    assert not x.flags.aligned
+    np.testing.assert_array_equal(stable.softmax(x), stable.softmax(x.copy()))
+    with pytest.raises(ValueError, match="not aligned"):
+        kernels.seg_argmax(x.reshape(-1), 0, 10, False)
+
+
 def test_argument_checks():
     x = np.zeros(10)
     a, k, s = np.empty(2), np.empty(2, dtype=np.int64), np.empty(2)
@@ -221,6 +235,12 @@ def test_argument_checks():
         kernels.rows(x, None, a, k, s, 10, 0, 2, 0, False)
     with pytest.raises(ValueError, match="bad n, row range or kind"):
         kernels.rows(x, None, a, k, s, 5, 0, 2, 1, False)  # softmax without an output
+    with pytest.raises(ValueError, match="bad n, row range or kind"):
+        kernels.rows(x, None, a, k, s, 0, 0, 1, 0, False)  # empty rows: the caller's case
+    with pytest.raises(ValueError, match="out of range"):
+        kernels.rows(x, None, a, k, s, 2**62, 0, 2, 0, False)  # r1 * n * 8 would overflow
+    with pytest.raises(ValueError, match="out of range"):
+        kernels.seg_argmax(x, 0, 2**61, False)
     with pytest.raises(ValueError, match="bad segment bounds"):
         kernels.seg_sums(x, 5, 2, 0.0, False)
     with pytest.raises(ValueError, match="need 88"):
@@ -295,3 +315,22 @@ def test_one_thread_gives_the_same_results(monkeypatch, compiled):
         one = [f(x, axis=-1) for f in (stable.logsumexp, stable.softmax, stable.log_softmax)]
         for a, b in zip(many, one, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_variants_does_not_leak():
+    """variants() builds a new list of new strings at each call; all of it is freed (an early
+    version kept a reference to every string: ~190 bytes a call)."""
+    import tracemalloc
+
+    names = kernels.variants()
+    assert names[0] == "generic" and kernels.variant() in names
+    kernels.variants()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(20_000):
+            kernels.variants()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 20_000, grown  # a leak of one string per call would be ~1 MB

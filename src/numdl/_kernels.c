@@ -5,7 +5,7 @@
  * its rounding error (TwoSum) into exp, exp(x - a) computed as a double-double hi + lo, the sum
  * split into a part on the grid 2**-26 (exact) and a small remainder, and outputs rounded once.
  * Here one pass over a block of 256 elements does what NumPy does in ~20 passes over a buffer,
- * and exp is evaluated to 2**-60 (NumPy's float64 exp to ~0.5 ULP), so accuracy only improves.
+ * and exp is evaluated to 2**-58 (NumPy's float64 exp to ~0.5 ULP), so accuracy only improves.
  *
  * Every entry point takes C-contiguous buffers (the buffer protocol: no NumPy headers), checks
  * their sizes, and releases the GIL: numdl.stable splits large inputs between threads.
@@ -121,13 +121,33 @@ static void row_constants(double s_hi, double s_lo, double s, double *rh, double
     *L = log1p(s);
 }
 
-static int check_size(const Py_buffer *b, Py_ssize_t need, const char *name)
+/* The buffer holds `count` items of `size` bytes, suitably aligned for them (the product is
+ * checked for overflow: these sizes come from Python). */
+static int check_size(const Py_buffer *b, Py_ssize_t count, Py_ssize_t size, const char *name)
 {
-    if (need < 0 || b->len < need) {
-        PyErr_Format(PyExc_ValueError, "%s: buffer of %zd bytes, need %zd", name, b->len, need);
+    if (count < 0 || (count > 0 && count > PY_SSIZE_T_MAX / size)) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd items of %zd bytes is out of range", name, count,
+                     size);
+        return 0;
+    }
+    if (b->len < count * size) {
+        PyErr_Format(PyExc_ValueError, "%s: buffer of %zd bytes, need %zd", name, b->len,
+                     count * size);
+        return 0;
+    }
+    if ((uintptr_t)b->buf % (uintptr_t)size != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: buffer not aligned to %zd bytes", name, size);
         return 0;
     }
     return 1;
+}
+
+/* r1 * n without overflow, or -1. */
+static Py_ssize_t items(Py_ssize_t r1, Py_ssize_t n)
+{
+    if (r1 < 0 || n < 0 || (n > 0 && r1 > PY_SSIZE_T_MAX / n))
+        return -1;
+    return r1 * n;
 }
 
 /* rows(x, out, a, k, s, n, r0, r1, kind, f32): rows r0..r1 of the C-contiguous (R, n) array x.
@@ -149,13 +169,13 @@ static PyObject *py_rows(PyObject *self, PyObject *args)
     Py_ssize_t size = f32 ? 4 : 8;
     if (have_out && PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
         goto done_no_out;
-    if (n < 0 || r0 < 0 || r1 < r0 || kind < 0 || kind > 2 || (kind != KIND_STATS && !have_out)) {
+    if (n <= 0 || r0 < 0 || r1 < r0 || kind < 0 || kind > 2 || (kind != KIND_STATS && !have_out)) {
         PyErr_SetString(PyExc_ValueError, "rows: bad n, row range or kind");
         goto done;
     }
-    if (!check_size(&x, r1 * n * size, "x") || !check_size(&a, r1 * 8, "a") ||
-        !check_size(&k, r1 * 8, "k") || !check_size(&s, r1 * 8, "s") ||
-        (have_out && !check_size(&out, r1 * n * size, "out")))
+    if (!check_size(&x, items(r1, n), size, "x") || !check_size(&a, r1, 8, "a") ||
+        !check_size(&k, r1, 8, "k") || !check_size(&s, r1, 8, "s") ||
+        (have_out && !check_size(&out, items(r1, n), size, "out")))
         goto done;
     {
         const char *xp = (const char *)x.buf;
@@ -216,7 +236,7 @@ static int segment(const Py_buffer *x, Py_ssize_t start, Py_ssize_t stop, int f3
         PyErr_SetString(PyExc_ValueError, "bad segment bounds");
         return 0;
     }
-    return check_size(x, stop * size, "x");
+    return check_size(x, stop, size, "x");
 }
 
 /* (s_hi + s_lo) exp(m - a) as a double-double, m <= a finite: the shift m - a with its rounding
@@ -232,7 +252,7 @@ static void rescale(double s_hi, double s_lo, double m, double a, double *hi, do
     dd f = exp_dd_generic(d, dl, 0);
     double p = s_hi * f.hi;
     double e = two_prod_err_generic(s_hi, f.hi, p) + (s_hi * f.lo + s_lo * f.hi);
-    *hi = p + e; /* FastTwoSum: |e| < ulp(p) */
+    *hi = p + e; /* FastTwoSum: |e| <= 2**-7 |p| */
     *lo = e - (*hi - p);
 }
 
@@ -422,8 +442,8 @@ static PyObject *py_exp_dd(PyObject *self, PyObject *args)
     double d, dl = 0.0;
     if (!PyArg_ParseTuple(args, "d|d", &d, &dl))
         return NULL;
-    if (!(d >= -708.0 && d <= 0.0)) {
-        PyErr_SetString(PyExc_ValueError, "exp_dd: d must be in [-708, 0]");
+    if (!(d >= LOW && d <= 0.0)) {
+        PyErr_SetString(PyExc_ValueError, "exp_dd: d must be in [-650, 0]");
         return NULL;
     }
     dd e = exp_dd_generic(d, dl, 0);
@@ -454,6 +474,8 @@ fail:
     return NULL;
 }
 
+/* set_variant(name): for tests and benchmarks; not while another thread is computing (the
+ * choice is one global pointer, read at each call). */
 static PyObject *py_set_variant(PyObject *self, PyObject *args)
 {
     const char *name;
@@ -484,21 +506,36 @@ static PyObject *py_set_variant(PyObject *self, PyObject *args)
     return NULL;
 }
 
+/* Append a new str to a list; 0 on success, -1 with an exception set. */
+static int append_name(PyObject *lst, const char *name)
+{
+    PyObject *str = PyUnicode_FromString(name);
+    if (str == NULL)
+        return -1;
+    int rc = PyList_Append(lst, str); /* the list takes its own reference */
+    Py_DECREF(str);
+    return rc;
+}
+
 static PyObject *py_variants(PyObject *self, PyObject *noargs)
 {
     PyObject *lst = PyList_New(0);
-    if (!lst || PyList_Append(lst, PyUnicode_FromString("generic")) < 0) /* leaks nothing: */
-        return NULL;                                                     /* interned str */
+    if (lst == NULL || append_name(lst, "generic") < 0)
+        goto fail;
 #ifdef HAVE_X86_VARIANTS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        PyList_Append(lst, PyUnicode_FromString("avx2"));
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        append_name(lst, "avx2") < 0)
+        goto fail;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma"))
-        PyList_Append(lst, PyUnicode_FromString("avx512"));
+        __builtin_cpu_supports("fma") && append_name(lst, "avx512") < 0)
+        goto fail;
 #endif
     return lst;
+fail:
+    Py_XDECREF(lst);
+    return NULL;
 }
 
 static PyObject *py_variant(PyObject *self, PyObject *noargs)

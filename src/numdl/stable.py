@@ -17,7 +17,7 @@ How they are computed
   the problem's condition number.
 * **Arrays.**  NumPy float32/float64 input runs through the compiled kernels of
   ``numdl._kernels`` (the same method in C: one pass over a cache-sized block where NumPy needs
-  twenty, and an exp accurate to 2**-60; see docs/ARCHITECTURE.md), split between up to
+  twenty, and an exp accurate to 2**-58; see docs/ARCHITECTURE.md), split between up to
   ``os.cpu_count()`` threads (at most 8; ``NUMDL_NUM_THREADS`` sets the number) for large
   inputs.  Where that extension did not build, or
   ``NUMDL_PURE_NUMPY=1`` is set, and for float16/bfloat16 and the losses' weighted sums, blocked
@@ -613,12 +613,15 @@ def _compiled_kernel(x2: np.ndarray, kind: str, out: np.ndarray | None, stats: _
     any result.  Rows whose maximum is not finite get ``a``/``k`` and are left to the
     caller's special-value rules, as in the NumPy kernel."""
     xc = np.ascontiguousarray(x2)
+    if not xc.flags.aligned:  # a view into a byte buffer at an odd offset
+        xc = xc.copy()
     f32 = xc.dtype == np.float32
     rows, n = xc.shape
     code = _KIND_CODE[kind]
     target = None
     if out is not None:
-        target = out if out.flags.c_contiguous else np.empty(xc.shape, dtype=xc.dtype)
+        usable = out.flags.c_contiguous and out.flags.aligned
+        target = out if usable else np.empty(xc.shape, dtype=xc.dtype)
     a, k, s = np.empty(rows), np.empty(rows, dtype=np.int64), np.empty(rows)
     if n >= _SEGMENT_MIN:  # by length alone, so that the thread count never changes a result
         for r in range(rows):

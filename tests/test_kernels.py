@@ -225,7 +225,7 @@ def test_misaligned_input_is_copied(compiled):
     assert not x.flags.aligned
     np.testing.assert_array_equal(stable.softmax(x), stable.softmax(x.copy()))
     with pytest.raises(ValueError, match="not aligned"):
-        kernels.seg_argmax(x.reshape(-1), 0, 10, False)
+        kernels.seg_stats(x.reshape(-1), 0, 10, False)
 
 
 def test_argument_checks():
@@ -240,11 +240,11 @@ def test_argument_checks():
     with pytest.raises(ValueError, match="out of range"):
         kernels.rows(x, None, a, k, s, 2**62, 0, 2, 0, False)  # r1 * n * 8 would overflow
     with pytest.raises(ValueError, match="out of range"):
-        kernels.seg_argmax(x, 0, 2**61, False)
+        kernels.seg_stats(x, 0, 2**61, False)
     with pytest.raises(ValueError, match="bad segment bounds"):
         kernels.seg_sums(x, 5, 2, 0.0, False)
     with pytest.raises(ValueError, match="need 88"):
-        kernels.seg_argmax(x, 0, 11, False)
+        kernels.seg_stats(x, 0, 11, False)
     with pytest.raises(ValueError, match="kind must be"):
         kernels.seg_outputs(x, np.empty(10), 0, 10, 0.0, 1.0, 0.0, 0.0, 0, False)
     with pytest.raises(ValueError, match="m <= a"):
@@ -252,7 +252,7 @@ def test_argument_checks():
     with pytest.raises(ValueError, match="not available"):
         kernels.set_variant("sse9")
     with pytest.raises(ValueError, match="not C-contiguous"):
-        kernels.seg_argmax(np.zeros((4, 4))[:, ::2], 0, 4, False)
+        kernels.seg_stats(np.zeros((4, 4))[:, ::2], 0, 4, False)
     with pytest.raises(TypeError):
         kernels.seg_sums(np.zeros(10), 0, 10, 0.0, False, True, 3)  # too many arguments
 

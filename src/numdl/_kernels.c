@@ -357,26 +357,6 @@ static PyObject *py_rescale(PyObject *self, PyObject *args)
     return Py_BuildValue("(dd)", hi, lo);
 }
 
-/* seg_argmax(x, start, stop, f32) -> index (absolute) of the first maximum (first NaN) */
-static PyObject *py_seg_argmax(PyObject *self, PyObject *args)
-{
-    Py_buffer x;
-    Py_ssize_t start, stop, i = 0;
-    int f32;
-    if (!PyArg_ParseTuple(args, "y*nnp", &x, &start, &stop, &f32))
-        return NULL;
-    if (!segment(&x, start, stop, f32)) {
-        PyBuffer_Release(&x);
-        return NULL;
-    }
-    const char *p = (const char *)x.buf + start * (f32 ? 4 : 8);
-    Py_BEGIN_ALLOW_THREADS
-    i = K->argmax(p, f32, stop - start);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&x);
-    return PyLong_FromSsize_t(start + i);
-}
-
 /* seg_sums(x, start, stop, a, f32, scaled=False) -> (h_hi, h_lo, w): sum of exp(x - a) over the
  * segment, the maximum's term included, as the exact grid part h_hi + h_lo and the remainder w;
  * `scaled`: of exp(x - a) 2**200, for rows whose other terms are all below 2**-800. */
@@ -545,7 +525,6 @@ static PyObject *py_variant(PyObject *self, PyObject *noargs)
 
 static PyMethodDef methods[] = {
     {"rows", py_rows, METH_VARARGS, "Max-shift statistics and outputs of whole rows."},
-    {"seg_argmax", py_seg_argmax, METH_VARARGS, "First maximum (or NaN) of a segment."},
     {"seg_sums", py_seg_sums, METH_VARARGS, "Sums of exp(x - a) over a segment."},
     {"seg_stats", py_seg_stats, METH_VARARGS, "Maximum and sum of a segment, read once."},
     {"rescale", py_rescale, METH_VARARGS, "A segment's sum brought to the row's maximum."},

@@ -19,11 +19,11 @@ How they are computed
   ``numdl._kernels`` (the same method in C: one pass over a cache-sized block where NumPy needs
   twenty, and an exp accurate to 2**-58; see docs/ARCHITECTURE.md), split between up to
   ``os.cpu_count()`` threads (at most 8; ``NUMDL_NUM_THREADS`` sets the number) for large
-  inputs.  Where that extension did not build, or
-  ``NUMDL_PURE_NUMPY=1`` is set, and for float16/bfloat16 and the losses' weighted sums, blocked
-  NumPy kernels keep their float64 temporaries in the CPU cache (NumPy releases the GIL in its
-  loops, so they are threaded too).  Inputs of at most 512 elements take a short path in x86 long
-  double (64-bit significand), where one NumPy call per step costs a few microseconds.  PyTorch tensors (and JAX
+  inputs.  Where that extension did not build, or ``NUMDL_PURE_NUMPY=1`` is set, and for
+  float16/bfloat16 and the losses' weighted sums, blocked NumPy kernels keep their float64
+  temporaries in the CPU cache (NumPy releases the GIL in its loops, so they are threaded too).
+  Inputs of at most 512 elements take a short path in x86 long double (64-bit significand),
+  where one NumPy call per step costs a few microseconds.  PyTorch tensors (and JAX
   arrays, when JAX is installed; enable ``jax_enable_x64`` for the float64 working precision) run
   the same formulas with their own library's operations (``xp = array_namespace(x)``), so results
   stay on the input's device and autograd differentiates through them.  The result has the
@@ -536,7 +536,7 @@ def _np_kernel(
     rows, n = x2.shape
     stats = _Stats(
         np.full(rows, -np.inf),
-        np.zeros(rows, dtype=np.intp),
+        np.zeros(rows, dtype=np.int64),
         np.zeros(rows),
         np.zeros(rows) if want_dsum else None,
         np.zeros(rows) if weights is not None else None,
@@ -622,7 +622,7 @@ def _compiled_kernel(x2: np.ndarray, kind: str, out: np.ndarray | None, stats: _
     if out is not None:
         usable = out.flags.c_contiguous and out.flags.aligned
         target = out if usable else np.empty(xc.shape, dtype=xc.dtype)
-    a, k, s = np.empty(rows), np.empty(rows, dtype=np.int64), np.empty(rows)
+    a, k, s = stats.a, stats.k, stats.s  # float64, int64, float64: written by the kernel
     if n >= _SEGMENT_MIN:  # by length alone, so that the thread count never changes a result
         for r in range(rows):
             a[r], k[r], s[r] = _compiled_long_row(
@@ -638,7 +638,6 @@ def _compiled_kernel(x2: np.ndarray, kind: str, out: np.ndarray | None, stats: _
                 if hi > lo
             ]
         )
-    stats.a[...], stats.k[...], stats.s[...] = a, k, s
     if target is not None and target is not out:
         out[...] = target
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 
 import pytest
+from servers import alive, command_line, descendants, port_is_open, start_tutorial
 
 from numdl.cli import build_command, choose_port, is_loopback, main
 from numdl.tutorial.catalog import CHAPTERS, available_chapters, resolve
@@ -88,41 +89,22 @@ def test_progress_command_reports_and_resets(numdl_home, capsys):
     assert ProgressStore().all() == {}
 
 
-def _start(args, env_home):
-    import os
-
-    env = dict(os.environ, NUMDL_HOME=str(env_home))
-    proc = subprocess.Popen([sys.executable, "-m", "numdl.cli", "tutorial", "--no-browser", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    deadline = time.monotonic() + 60
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "numdl tutorial is ready" in line:
-            return proc, line.split(": ", 1)[1].strip()
-    proc.kill()
-    raise AssertionError("server did not start:\n" + "".join(lines))
-
-
 def test_server_starts_on_loopback_and_serves_the_home_page(numdl_home):
-    proc, url = _start([], numdl_home)
+    server = start_tutorial(numdl_home)
     try:
-        assert url.startswith("http://127.0.0.1:") and url.endswith("/?file=00_home.py")
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/?file=00_home.py")
+        with urllib.request.urlopen(server.url, timeout=10) as resp:
             assert resp.status == 200
             assert b"marimo" in resp.read()
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
 
 
 def test_token_protects_a_server(numdl_home):
     import http.cookiejar
 
-    proc, url = _start(["--token-password", "s3cret", "--port", str(choose_port()), "1"], numdl_home)
+    server = start_tutorial(numdl_home, ["--token-password", "s3cret", "--port", str(choose_port()), "1"])
+    url = server.url
     try:
         assert "access_token=s3cret" in url and "?file=01_why_numerics.py" in url
         bare = url.split("&access_token")[0]
@@ -132,5 +114,22 @@ def test_token_protects_a_server(numdl_home):
         with opener.open(url, timeout=10) as resp:
             assert resp.status == 200 and "/auth/login" not in resp.geturl()
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_stop_signal_closes_the_port_and_leaves_no_process(numdl_home, sig):
+    # Before the fix, SIGTERM ended numdl and left marimo serving the port, orphaned.
+    server = start_tutorial(numdl_home)
+    below = descendants(server.proc.pid)
+    assert any("marimo" in command_line(p) for p in below), below
+    started = time.monotonic()
+    code = server.stop(sig, timeout=15)
+    seconds = time.monotonic() - started
+    left = alive(below)
+    for pid in left:  # never leave a server behind for the next test
+        os.kill(pid, signal.SIGKILL)
+    assert left == [] and not port_is_open(server.port)
+    assert code == 0
+    # within a few seconds: marimo's own shutdown, not the 5 s grace before SIGKILL
+    assert seconds < 5

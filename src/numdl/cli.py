@@ -6,6 +6,11 @@ answers, prints the home page's URL and opens it in a browser.  Serving on any
 address other than loopback lets other machines run code on yours (the
 exercises execute what is typed into them), so it is refused unless a token
 protects the server.
+
+Stopping it (Ctrl+C, SIGTERM, SIGHUP) stops everything it started: marimo runs in a process
+group of its own, which gets SIGTERM, then SIGKILL after a few seconds; ``numdl tutorial`` is
+the subreaper of its descendants, so a grading process orphaned on the way (or one that
+detached itself) is found and killed before it exits.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import webbrowser
 from collections.abc import Sequence
 from urllib.parse import quote
 
+from numdl import _procs
 from numdl.tutorial.catalog import CHAPTERS, HOME_SLUG, available_chapters, notebook_dir, resolve
 
 __all__ = ["build_command", "choose_port", "is_loopback", "main"]
@@ -133,34 +139,104 @@ def tutorial(args: argparse.Namespace) -> int:
         env["NUMDL_HOME"] = os.path.abspath(args.home)
     cmd = build_command(host=host, port=port, token_password=token, files=files)
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if token else subprocess.DEVNULL,
-                            text=True)
+    with _stop_signals():
+        try:
+            proc = _start_server(cmd, env, token)
+        except _Stop:  # between fork and the assignment: the sweep finds the child
+            _procs.kill_children()
+            return 0
+        try:
+            url = _url(host, port, start_slug, token)
+            try:
+                _wait_until_up(url, proc, timeout=args.startup_timeout)
+            except RuntimeError as exc:
+                print(f"numdl: {exc}", file=sys.stderr)
+                return 1
+            print(f"\nnumdl tutorial is ready ({time.monotonic() - started:.1f} s): {url}\n"
+                  "Press Ctrl+C to stop.", flush=True)
+            if not args.no_browser:
+                webbrowser.open(url)
+            code = proc.wait()
+            return code
+        except _Stop:
+            return 0
+        finally:
+            _stop_server(proc)
+
+
+class _Stop(Exception):  # noqa: N818 - a signal, not an error
+    """SIGINT (Ctrl+C), SIGTERM or SIGHUP arrived: stop the server."""
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    """Make SIGINT, SIGTERM and SIGHUP raise :class:`_Stop` in the main thread while the server
+    runs; the previous handlers come back afterwards."""
+
+    def handler(signum, frame):
+        raise _Stop(signum)
+
+    wanted = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+    previous = {}
+    try:
+        for sig in wanted:
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave the handlers as they are
+        pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _start_server(cmd: list[str], env: dict[str, str], token: str | None) -> subprocess.Popen:
+    # The subreaper inherits the orphans of every process below it (a grading process whose
+    # server thread died, a learner's detached child): _stop_server() finds and kills them.
+    _procs.become_subreaper()
+    proc = subprocess.Popen(
+        cmd, env=env, stdin=subprocess.PIPE if token else subprocess.DEVNULL, text=True,
+        # Its own process group: a signal for marimo reaches its helpers too, and Ctrl+C in a
+        # terminal reaches numdl alone, which decides how to stop.
+        start_new_session=True,
+        # If numdl itself is killed outright, marimo gets SIGTERM from the kernel.
+        preexec_fn=_marimo_death_signal,
+    )
     if token:
         assert proc.stdin is not None
         proc.stdin.write(token + "\n")
         proc.stdin.close()
-    url = _url(host, port, start_slug, token)
+    return proc
+
+
+def _marimo_death_signal() -> None:  # runs in the child between fork and exec
+    _procs.set_parent_death_signal(signal.SIGTERM)
+
+
+def _stop_server(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """Stop marimo and everything below it: SIGTERM to its process group, SIGKILL to what is
+    left after ``grace`` seconds, then every remaining child of this process (orphans that were
+    reparented here) killed and reaped.  Further stop signals are ignored meanwhile."""
+    ignored = {}
+    with contextlib.suppress(ValueError):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            ignored[sig] = signal.signal(sig, signal.SIG_IGN)
     try:
-        _wait_until_up(url, proc, timeout=args.startup_timeout)
-    except RuntimeError as exc:
-        print(f"numdl: {exc}", file=sys.stderr)
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        # marimo's group may hold helpers that outlive marimo itself: kill the whole group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        return 1
-    print(f"\nnumdl tutorial is ready ({time.monotonic() - started:.1f} s): {url}\n"
-          "Press Ctrl+C to stop.", flush=True)
-    if not args.no_browser:
-        webbrowser.open(url)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        return 0
+        _procs.kill_children()
+    finally:
+        for sig, old in ignored.items():
+            signal.signal(sig, old)
 
 
 def progress(args: argparse.Namespace) -> int:

@@ -8,13 +8,11 @@ aborted, so the tests prove the tutorial works offline.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from servers import start_tutorial
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,34 +27,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 def tutorial_server(tmp_path_factory):
     """A running ``numdl tutorial`` and the base URL it prints."""
     home = tmp_path_factory.mktemp("browser-home")
-    env = dict(os.environ, NUMDL_HOME=str(home))
-    proc = subprocess.Popen([sys.executable, "-m", "numdl.cli", "tutorial", "--no-browser"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    url = None
-    lines = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "numdl tutorial is ready" in line:
-            url = line.split(": ", 1)[1].strip()
-            break
-    if url is None:
-        proc.kill()
-        pytest.fail("the tutorial server did not start:\n" + "".join(lines))
-    base = url.split("?", 1)[0]
-    # Keep reading the server's output so its pipe never fills and blocks it.
-    import threading
-
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-    yield SimpleServer(base=base, home=home)
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    server = start_tutorial(home)
+    yield SimpleServer(base=server.url.split("?", 1)[0], home=home)
+    server.stop()
 
 
 class SimpleServer:

@@ -6,13 +6,17 @@ errors: under ``marimo run`` a failing cell shows nothing at all.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 
 import pytest
 from playwright.sync_api import expect
+from servers import alive, command_line, descendants, port_is_open, start_tutorial
 
 from numdl import demos
+from numdl.exercises import ProgressStore
 from numdl.exercises.chapter01 import PERPLEXITY, SEQUENCE_LOG_PROB
 from numdl.tutorial.catalog import CHAPTERS, HOME_SLUG, available_chapters
 
@@ -299,3 +303,57 @@ def test_runaway_answer_is_contained_while_controls_stay_live(page, tutorial_ser
     assert time.monotonic() - started < PERPLEXITY.limits.seconds
     page.get_by_text("did not finish within").wait_for(timeout=TIMEOUT)
     assert_no_errors(page)
+
+
+# An answer that hangs and leaves two children: one in the grading process group, one that
+# detached itself into a new session (out of reach of a kill of the group).
+_HANG_WITH_CHILDREN = """import os, time
+
+def perplexity(p):
+    if os.fork() == 0:
+        time.sleep(120)
+        os._exit(0)
+    if os.fork() == 0:
+        os.setsid()
+        time.sleep(120)
+        os._exit(0)
+    time.sleep(120)
+"""
+
+
+def _learner_processes(server) -> list[int]:
+    return [p for p in descendants(server.proc.pid) if "numdl.exercises._child" in command_line(p)]
+
+
+def test_stopping_the_server_mid_grading_leaves_no_learner_process(page, tmp_path):
+    home = tmp_path / "home"
+    ProgressStore(home).record(SEQUENCE_LOG_PROB.id, SEQUENCE_LOG_PROB.solution, passed=True)
+    saved = ProgressStore(home).path.read_bytes()
+    server = start_tutorial(home)
+    learners: list[int] = []
+    below: list[int] = []
+    try:
+        page.goto(server.url.split("?", 1)[0] + "?file=01_why_numerics.py")
+        page.get_by_text(PERPLEXITY.title).first.wait_for(timeout=TIMEOUT)
+        _type_code(page, 1, _HANG_WITH_CHILDREN)
+        page.get_by_role("button", name="Check").nth(1).click()
+        page.get_by_text("Grading…").wait_for(timeout=TIMEOUT)
+        deadline = time.monotonic() + PERPLEXITY.limits.seconds
+        while len(learners) < 3 and time.monotonic() < deadline:
+            learners = _learner_processes(server)
+            time.sleep(0.1)
+        assert len(learners) == 3, learners  # the sandboxed process and its two children
+        below = descendants(server.proc.pid)  # marimo and its helpers too
+        started = time.monotonic()
+        code = server.stop(signal.SIGTERM, timeout=15)
+        seconds = time.monotonic() - started
+    finally:
+        left = {p: command_line(p) for p in alive(below + learners + descendants(server.proc.pid))}
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        server.stop(signal.SIGKILL)
+    assert left == {}
+    assert code == 0 and seconds < 5 and not port_is_open(server.port)
+    # The grading that was cut short recorded nothing; what was saved before is intact.
+    assert ProgressStore(home).path.read_bytes() == saved
+    assert {p.name for p in home.iterdir()} <= {"progress.json", ".progress.lock"}  # none set aside

@@ -11,10 +11,14 @@ in the server, on values that came back through :mod:`numdl.exercises.encoding`.
 from __future__ import annotations
 
 import json
+import os
 import resource
+import signal
 import sys
 import time
 import traceback
+
+from numdl._procs import set_parent_death_signal
 
 LEARNER_FILENAME = "<your code>"
 
@@ -53,6 +57,12 @@ def main(argv: list[str]) -> int:
     job_path, result_path = argv[1], argv[2]
     with open(job_path, encoding="utf-8") as fh:
         job = json.load(fh)
+    # Die with the server: if the process that started this one is killed (the tutorial server
+    # stopped while grading), the kernel kills this one too.  A parent that died before the
+    # request was made is seen as a changed parent pid.
+    set_parent_death_signal(signal.SIGKILL)
+    if job.get("parent_pid") and os.getppid() != int(job["parent_pid"]):
+        return 0
     _limit(int(job["memory_bytes"]), int(job["cpu_seconds"]), int(job["file_bytes"]))
 
     import numpy as np  # imported before the learner's code, under the limits

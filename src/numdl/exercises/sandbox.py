@@ -11,6 +11,7 @@ answers obtained before a hang or a crash survive it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -102,6 +103,28 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+# Process groups of the runs in progress, killed at exit: grading threads are daemons, and
+# the interpreter stops them at exit without running their cleanup.
+_LIVE_GROUPS: set[int] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@atexit.register
+def _kill_live_groups() -> None:
+    with _LIVE_LOCK:
+        groups = list(_LIVE_GROUPS)
+        _LIVE_GROUPS.clear()
+    for pgid in groups:
+        _kill_group(pgid)
+
+
 def _drain(stream, keep: int, sink: dict) -> None:
     # Keep the first ``keep`` bytes and count the rest without storing or decoding
     # them: a learner's print loop must cost the server neither memory nor much CPU.
@@ -154,6 +177,7 @@ def run_function(
             "memory_bytes": limits.memory_mb * 2**20,
             "cpu_seconds": max(1, int(limits.seconds) + 1),
             "file_bytes": limits.max_file_mb * 2**20,
+            "parent_pid": os.getpid(),
         }
         with open(job_path, "w", encoding="utf-8") as fh:
             json.dump(job, fh)
@@ -167,6 +191,8 @@ def run_function(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a timeout kills its children too
         )
+        with _LIVE_LOCK:
+            _LIVE_GROUPS.add(proc.pid)
         sink: dict = {}
         reader = threading.Thread(
             target=_drain, args=(proc.stdout, limits.max_output_chars, sink), daemon=True
@@ -180,11 +206,10 @@ def run_function(
         finally:
             # Kill the group even after a normal exit: the learner's code may have
             # left a child process behind.
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_group(proc.pid)
             proc.wait()
+            with _LIVE_LOCK:
+                _LIVE_GROUPS.discard(proc.pid)
         reader.join(timeout=5)
         elapsed = time.perf_counter() - start
         records = _read_records(result_path)

@@ -102,7 +102,9 @@ def test_race_learning_rates_are_the_best_of_their_grid(name):
     grid = np.arange(-4.0, 0.01, 0.5)
     for method, best in demos.RACE_LR[name].items():
         finals = demos.learning_rate_grid(name, method, grid)
-        assert grid[int(np.argmin(finals))] == best, (name, method, finals)
+        # best, or tied with the best within rounding: two runs that both converged stop at
+        # f ~ 1e-12 a few percent apart, and which is lower depends on the CPU's rounding
+        assert finals[grid == best][0] <= 1.1 * finals.min(), (name, method, finals)
     p = PROBLEMS[name]()
     res = minimize(p, p.start, method="gd", lr=10.0**grid[-1], max_iter=2000)
     assert res.status is Status.DIVERGED and demos.learning_rate_grid(name, "gd", grid[-1:])[0] == np.inf

@@ -97,8 +97,9 @@ def test_condition_number_special_values():
     assert condition_number(np.zeros((2, 2)), p=-2) == 0.0
     assert condition_number([[1.0, 1.0], [1.0, 1.0]], p=1) == math.inf
     assert condition_number([[1.0, 1.0], [1.0, 1.0]], p="fro") == math.inf
-    # Singular in exact arithmetic, but rounding leaves sigma_min ~ 1e-16: huge and finite (numpy too).
-    assert 1e15 < condition_number([[1.0, 2.0], [2.0, 4.0]]) < math.inf
+    # Singular in exact arithmetic: rounding leaves sigma_min ~ 1e-16 (huge, as numpy says), or
+    # exactly 0 with another BLAS kernel (inf).
+    assert condition_number([[1.0, 2.0], [2.0, 4.0]]) > 1e15
     assert math.isnan(condition_number([[1.0, np.nan], [0.0, 1.0]]))
     assert math.isnan(condition_number([[1.0, np.inf], [0.0, 1.0]], p=1))
 
@@ -284,16 +285,20 @@ def test_qr_error_grows_with_kappa_squared_times_tan_theta():
     # With a large residual the backward-stable methods pay kappa**2 u tan(theta) too, and the
     # bound says so: at kappa = 1e6, tan(theta) = 1 the bound is ~1e3 times the consistent one.
     rng = np.random.default_rng(6)
-    X, y = problem(rng, 40, 8, 1e6, tan_theta=1.0)
+    X, y = problem(rng, 40, 8, 1e6, k=8, tan_theta=1.0)
     x_exact = exact_lstsq(X, y)
     _, consistent = lstsq(X, X @ rng.standard_normal(8), method="qr")
     for method in STABLE:
         x, diag = lstsq(X, y, method=method)
         assert diag.tan_theta == pytest.approx(1.0, rel=1e-6)
         assert diag.forward_error_bound > 1e5 * consistent.forward_error_bound
-        err = rel_error(x, x_exact)
-        assert err <= BOUND_SLACK * diag.forward_error_bound
-        assert err > 1e3 * consistent.forward_error_bound  # observed ~1e-8 vs bound 3e-10
+        errs = [rel_error(x[:, j], x_exact[:, j]) for j in range(8)]
+        assert max(errs) <= BOUND_SLACK * diag.forward_error_bound
+        # That the error is large is a statement about rounding errors, which differ between
+        # BLAS kernels (FMA or not): one column's error can land 2x above the consistent bound
+        # or 30x.  Their geometric mean over 8 right-hand sides is far steadier (~1e3 x here).
+        mean = math.exp(np.mean(np.log(errs)))
+        assert mean > 30 * consistent.forward_error_bound, mean / consistent.forward_error_bound
 
 
 @pytest.mark.parametrize("dtype", [F64, F32])
@@ -315,14 +320,18 @@ def test_agreement_with_scipy_lstsq(dtype):
 
 def test_float32_stays_float32_and_loses_digits():
     rng = np.random.default_rng(8)
-    X, y = problem(rng, 60, 10, 1e3, F32)
+    X, y = problem(rng, 60, 10, 1e3, F32, k=8)
     x_exact = exact_lstsq(X, y)
     x_qr, d_qr = lstsq(X, y, method="qr")
     x_ne, _ = lstsq(X, y, method="normal_solve")
     assert x_qr.dtype == x_ne.dtype == np.float32
     assert d_qr.unit_roundoff == 2.0**-24 and d_qr.rcond == pytest.approx(2.0**-23 * 60)
-    # kappa**2 u32 = 0.06: the normal equations keep about one digit, QR about four.
-    assert rel_error(x_ne, x_exact) > 1e-3 > 10 * rel_error(x_qr, x_exact)
+    # kappa**2 u32 = 0.06: the normal equations keep about one digit, QR about four.  How many
+    # one right-hand side loses is rounding luck (1e-3 to 1e-2 here, by the BLAS kernel), so
+    # the normal equations' errors are judged by their geometric mean over 8 of them (~1e-2).
+    ne = [rel_error(x_ne[:, j], x_exact[:, j]) for j in range(8)]
+    qr = [rel_error(x_qr[:, j], x_exact[:, j]) for j in range(8)]
+    assert math.exp(np.mean(np.log(ne))) > 1e-3 > 10 * max(qr)
     # Mixed dtypes compute in the common type, as np.result_type says.
     x_mixed, d_mixed = lstsq(X, y.astype(np.float64), method="qr")
     assert x_mixed.dtype == np.float64 and d_mixed.dtype == "float64"
@@ -407,11 +416,20 @@ def test_rank_deficient_non_truncating_methods_are_never_silent(method):
 def test_exactly_singular_normal_matrix_fails_cleanly():
     X = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]])  # X^T X = [[3, 3], [3, 3]] exactly
     y = np.array([1.0, 2.0, 3.0])
-    for method in ("normal_inv", "normal_solve", "cholesky", "qr"):
+    for method in ("normal_inv", "normal_solve", "cholesky"):
         x, diag = lstsq(X, y, method=method)
         assert diag.status == "failed" and np.isnan(x).all(), method
+    # Householder QR of X rounds R[1, 1] to exactly 0 or to a few eps, depending on the BLAS
+    # kernel's order of operations: either way the result must say X is rank deficient.
+    x, diag = lstsq(X, y, method="qr")
+    assert diag.status in ("failed", "rank_deficient"), diag.status
+    if diag.status == "failed":
+        assert np.isnan(x).all()
+    else:
+        assert diag.forward_error_bound == math.inf and diag.rank == 1
     x, diag = lstsq(X, y, method="svd")
-    np.testing.assert_allclose(x, [1.0, 1.0], rtol=1e-15)  # min-norm: mean 2 split evenly
+    # min-norm: mean 2 split evenly; an SVD solve of a 3x2 problem is good to a few ULP
+    np.testing.assert_allclose(x, [1.0, 1.0], rtol=8 * np.finfo(float).eps)
     assert diag.rank == 1 and diag.status == "rank_deficient"
 
 

@@ -199,9 +199,17 @@ def test_shorthands_equal_minimize():
 def test_bfgs_recovers_the_inverse_hessian_direction_on_a_quadratic():
     rng = np.random.default_rng(2)
     q = quadratic(kappa=100.0, dim=6, rng=rng, b=rng.standard_normal(6))
-    r = minimize(q, np.zeros(6), method="bfgs", tol=1e-9)
-    assert r.success and r.nit <= 20
-    np.testing.assert_allclose(r.x, q.minimum.x, atol=1e-9)
+    # The line search compares values of f, and a decrease below eps |f*| is rounding: from a
+    # gradient g it is at least |g|^2 / (2 lambda_max), so |g| can be driven reliably down to
+    # sqrt(2 lambda_max eps |f*|) (4e-7 here) and no further.  A tolerance below that floor is
+    # met or not by the luck of the rounding, which differs between CPUs.
+    lam = q.params["eigenvalues"]
+    floor = np.sqrt(2 * lam[-1] * np.finfo(float).eps * abs(q.minimum.value))
+    tol = 3 * floor
+    r = minimize(q, np.zeros(6), method="bfgs", tol=tol)
+    assert r.success and r.nit <= 20 and r.grad_norm <= tol
+    # |x - x*| <= |g| / lambda_min on a quadratic
+    assert np.linalg.norm(r.x - q.minimum.x) <= r.grad_norm / lam[0] * (1 + 1e-6)
 
 
 def test_lbfgs_memory_option():

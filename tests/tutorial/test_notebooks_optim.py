@@ -112,7 +112,8 @@ def test_3a_grid_search_button_finds_the_race_learning_rates(app3a):
     _, defs = app3a.run(defs={"tune_button": control(True)})
     grid = defs["tune_grid"]
     for method, finals in defs["tune"].items():
-        assert grid[int(np.argmin(finals))] == demos.RACE_LR["rosenbrock"][method]
+        best = demos.RACE_LR["rosenbrock"][method]  # best, or within rounding of it (test_demos_optim)
+        assert np.asarray(finals)[np.asarray(grid) == best][0] <= 1.1 * np.min(finals), method
 
 
 # -- 3b ----------------------------------------------------------------------------------------------

@@ -238,8 +238,9 @@ def gradient(f: Callable[[np.ndarray], Any], x: Any, *, method: str = "central",
     subtracts nothing, so the same step is harmless:
 
     >>> import numpy as np
-    >>> gradient(np.exp, [1.0], method="forward", step=1e-15)
-    array([2.8])
+    >>> g = gradient(np.exp, [1.0], method="forward", step=1e-15)
+    >>> bool(abs(g[0] / np.e - 1) > 0.01)  # 2.8 here; 2.4 or 3.2 with another CPU's exp
+    True
     >>> gradient(np.exp, [1.0], method="complex", step=1e-15)
     array([2.71828183])
 
@@ -443,7 +444,7 @@ def step_error_curve(f: Callable[[np.ndarray], Any], x: Any, method: str, steps:
     --------
     >>> import numpy as np
     >>> curve = step_error_curve(np.exp, np.array([1.0]), "forward", np.logspace(-14, -1, 14))
-    >>> float(curve.best_step) in (1e-08, 1e-07, 1e-09)
+    >>> bool(1e-10 < curve.best_step < 1e-6)  # near sqrt(eps) = 1.5e-8
     True
     """
     _check_method(method)

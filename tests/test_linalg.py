@@ -290,10 +290,11 @@ def test_qr_error_grows_with_kappa_squared_times_tan_theta():
     _, consistent = lstsq(X, X @ rng.standard_normal(8), method="qr")
     for method in STABLE:
         x, diag = lstsq(X, y, method=method)
-        assert diag.tan_theta == pytest.approx(1.0, rel=1e-6)
-        assert diag.forward_error_bound > 1e5 * consistent.forward_error_bound
+        # one tan(theta) and one bound per right-hand side
+        np.testing.assert_allclose(diag.tan_theta, 1.0, rtol=1e-6)
+        assert np.all(diag.forward_error_bound > 1e5 * consistent.forward_error_bound)
         errs = [rel_error(x[:, j], x_exact[:, j]) for j in range(8)]
-        assert max(errs) <= BOUND_SLACK * diag.forward_error_bound
+        assert np.all(errs <= BOUND_SLACK * diag.forward_error_bound)
         # That the error is large is a statement about rounding errors, which differ between
         # BLAS kernels (FMA or not): one column's error can land 2x above the consistent bound
         # or 30x.  Their geometric mean over 8 right-hand sides is far steadier (~1e3 x here).

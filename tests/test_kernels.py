@@ -112,9 +112,16 @@ def test_each_variant_within_claim_and_beside_numpy_kernel(
         monkeypatch.setattr(numdl.stable, "_KERNELS", None)
         pure = getattr(stable, name)(x, axis=-1)
         monkeypatch.setattr(numdl.stable, "_KERNELS", kernels)
-        # both within the claim; they may differ in the last place where one rounds up
+        # Both are within the claim of the exact value (the NumPy kernel's is checked on the
+        # numpy path in test_stable.py), so by the triangle inequality they differ by at most the
+        # sum of the two claims -- and by no less in general: the NumPy kernel's error rests on
+        # np.exp, whose last bit differs between CPUs (its float64 softmax is 1.8-2.1 ULP off),
+        # the compiled kernel's on an exp good to 2**-58.  ulp_error counts in ULPs of pure's
+        # binade, the exact value's here (it would halve only for an exact value a few ULP above
+        # a power of two, which none of these suites has).
+        limit = claim(x.dtype, condition_number(name, x, axis=-1))
         diff = np.asarray(ulp_error(out, pure.astype(np.float64)), dtype=np.float64)
-        assert np.all(diff <= 2.0), (label, diff.max())
+        assert np.all(diff <= limit + limit), (label, diff.max())
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])

@@ -15,6 +15,7 @@ import numdl
 import numdl.losses
 from numdl import losses, naive, reference
 from numdl.reference import condition_number, round_to, ulp_error
+from numdl.testing import assert_ulp_close
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 DTYPES = [np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16), BF16]
@@ -92,13 +93,20 @@ def test_cross_entropy_class_axis_and_batch_shapes():
 
 
 def test_confident_class_keeps_its_tiny_loss():
-    logits = np.array([[37.0, 0.0, 0.0]])
+    # 50, not 37: exp(50) ~ 2**72.1 has float64 spacing 2**20, so E + 1 + 1 rounds back to E
+    # (2 < 2**19, half a spacing) and the naive p = E / E is exactly 1 whatever exp's last bits;
+    # at 37 the spacing is 2, E + 1 is a tie and p = 1 only when np.exp(37) happens to be even.
+    logits = np.array([[50.0, 0.0, 0.0]])
     with mpmath.workprec(200):
-        exact = round_to(mpmath.log1p(2 * mpmath.exp(-37)), "float64")
+        exact = round_to(mpmath.log1p(2 * mpmath.exp(-50)), "float64")
+        exact32 = round_to(mpmath.log1p(2 * mpmath.exp(-50)), "float32")
+    # == holds by construction: 3 logits take the long-double path (64-bit significand, so
+    # its error is some 2**-11 float64 ULP), and the exact loss lies 0.16 ULP from its float64
+    # and 0.36 ULP from its float32 rounding, far from a rounding boundary
     assert losses.cross_entropy(logits, np.array([0])) == exact
     assert naive.cross_entropy(logits, np.array([0])) == 0.0
     f32 = losses.cross_entropy(logits.astype(np.float32), np.array([0]))
-    assert f32 == round_to(mpmath.log1p(2 * mpmath.exp(-37)), "float32") > 0
+    assert f32 == exact32 > 0
 
 
 def test_masked_logits_with_zero_probability_contribute_nothing():
@@ -185,8 +193,11 @@ def test_bce_within_claim(dtype, kwargs):
 def test_bce_where_pytorch_cancels():
     x, y = np.array([-40.0]), np.array([0.0])
     with mpmath.workprec(200):
-        exact = round_to(mpmath.log1p(mpmath.exp(-40)), "float64")
-    assert losses.binary_cross_entropy_with_logits(x, y) == exact
+        exact = mpmath.log1p(mpmath.exp(-40))
+    # The loss is log1p(np.exp(-40)): log1p returns its argument (s**2 / 2 is 0.01 ULP of s), so
+    # the error is np.exp's, whose last bit differs between CPUs.  Any faithful exp (either
+    # neighbour of e**-40) is within 0.86 ULP of the exact loss: 1 ULP, not ==.
+    assert_ulp_close(losses.binary_cross_entropy_with_logits(x, y), exact, 1)
     torch = pytest.importorskip("torch")
     theirs = torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(x), torch.tensor(y))
     assert theirs.item() == 0.0  # (1 - y) x + softplus(-x) cancels

@@ -3,7 +3,7 @@
 ``cross_entropy`` and ``binary_cross_entropy_with_logits`` follow PyTorch's definitions (targets,
 reductions, ``ignore_index``, ``label_smoothing``, ``pos_weight``) and compute every loss from the
 log-sum-exp identities of :mod:`numdl.stable`: a confidently right prediction keeps its tiny loss
-(``1.7e-16`` for logits ``[37, 0, 0]``, where the textbook ``-log(softmax)`` and every framework
+(``3.9e-22`` for logits ``[50, 0, 0]``, where the textbook ``-log(softmax)`` and every framework
 give 0), and a masked class (logit ``-inf``) with target probability 0 contributes 0, not the
 ``0 * -inf = nan`` of the textbook sum.  :mod:`numdl.naive` has the textbook versions,
 :mod:`numdl.reference` the exact values.
@@ -116,8 +116,8 @@ def cross_entropy(
 
     The textbook ``-log(softmax(x)[t])`` overflows with large logits, gives ``log 0 = -inf`` when the
     true class's probability underflows, and gives exactly 0 when the prediction is confidently
-    right (``softmax`` rounds to 1): the loss of logits ``[37, 0, 0]`` with target 0 is
-    ``2 exp(-37) = 1.7e-16``, not 0.  A masked class (logit ``-inf``) with target probability 0
+    right (``softmax`` rounds to 1): the loss of logits ``[50, 0, 0]`` with target 0 is
+    ``2 exp(-50) = 3.9e-22``, not 0.  A masked class (logit ``-inf``) with target probability 0
     contributes 0 here, where ``0 * log(0)`` is NaN.
 
     Parameters
@@ -173,9 +173,9 @@ def cross_entropy(
     --------
     >>> import numpy as np
     >>> from numdl import losses, naive
-    >>> logits, target = np.array([[37.0, 0.0, 0.0]]), np.array([0])
-    >>> naive.cross_entropy(logits, target), losses.cross_entropy(logits, target)
-    (np.float64(0.0), np.float64(1.706609525148813e-16))
+    >>> logits, target = np.array([[50.0, 0.0, 0.0]]), np.array([0])
+    >>> naive.cross_entropy(logits, target), losses.cross_entropy(logits, target)  # 2 exp(-50)
+    (np.float64(0.0), np.float64(3.8574996959278356e-22))
     >>> masked = np.array([[1.0, -np.inf, 0.5]]), np.array([[0.7, 0.0, 0.3]])
     >>> losses.cross_entropy(*masked)  # naive: 0 * log(0) = nan
     np.float64(0.6240769841801066)

@@ -1918,8 +1918,9 @@ def condition_number(name: str, *args: Any, **kwargs: Any) -> Any:
     --------
     >>> import numpy as np
     >>> from numdl.reference import condition_number
-    >>> float(condition_number("logsumexp", np.array([1000.0, 1000.0])))  # 1000 / (1000 + log 2)
-    0.9993073329397151
+    >>> kappa = condition_number("logsumexp", np.array([1000.0, 1000.0]))  # 1000 / (1000 + log 2)
+    >>> round(float(kappa), 12)  # its last digits go through np.exp, which differs between CPUs
+    0.99930733294
     """
     with np.errstate(all="ignore"):
         return _condition(name, *args, **kwargs)

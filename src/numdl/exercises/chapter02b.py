@@ -127,7 +127,7 @@ STABLE_COS_RATIO = Exercise(
     prompt=(
         "The function $f(x) = (1 - \\cos x)/x^2$ tends to $1/2$ as $x \\to 0$, but computed as "
         "written it returns 0 for small $x$. Write `cos_ratio(x)` for a float array `x` returning "
-        "$f(x)$ elementwise in `x`'s dtype, within 4 ULP of the exact value everywhere, "
+        "$f(x)$ elementwise in `x`'s dtype, within 8 ULP of the exact value everywhere, "
         "including $x = 0$ (the limit) and tiny $x$."
     ),
     function="cos_ratio",
@@ -147,7 +147,14 @@ STABLE_COS_RATIO = Exercise(
         "Write the result as (sin(h)/h)² / 2 with h = x/2, and give h = 0 its limit.",
     ),
     cases=_ratio_cases,
-    check=ulp_close(4.0),
+    # 8 ULP, derived for the solution (sin(h) / h)**2 / 2 with a faithful sin (< 1 ULP, which is
+    # at most eps relative; NumPy's last bit of sin differs between CPUs): s = sin(h) / h is
+    # within (1 + 1/2) eps, s * s within 2 (3/2) eps + eps/2 = 3.5 eps, and / 2 is exact.  One
+    # ULP of the result is at least eps/2 relative, so that is 7 ULP, plus 0.5 for measuring
+    # against the correctly rounded value: 7.5 <= 8.  (4 ULP is not assured even for a correctly
+    # rounded sin, 4 * 0.5 + 3 + 0.5 = 5.5; a sin one float off gives 5 ULP on these cases.)
+    # The textbook formula is off by 7e5 ULP or more, or NaN, on every hostile case.
+    check=ulp_close(8.0),
 )
 
 EXERCISES = (COMPENSATED_SUM, STABLE_COS_RATIO)

@@ -1,6 +1,7 @@
 # numdl: two commands on a fresh machine.
 #   make tutorial   create .venv, install numdl, open the tutorial
 #   make test       create .venv with the test and torch extras, get chromium, run every test
+#                   (the kernel tests once more on each other kernel path this CPU has)
 # Re-running a target is fast: installs are redone only when pyproject.toml, setup.py or the
 # compiled kernels' sources change.
 
@@ -13,7 +14,7 @@ PYTEST_ARGS ?=
 STAMP_BASE := $(VENV)/.stamp-base
 STAMP_TEST := $(VENV)/.stamp-test
 
-.PHONY: tutorial test test-fast bench lint chromium clean
+.PHONY: tutorial test test-fast test-cpus screenshots bench lint chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,11 +45,20 @@ chromium:
 		exit 1; \
 	fi
 
-# pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+# Every test on the best kernel the CPU runs, and the kernel tests again on each other build of
+# numdl._kernels the CPU runs and on the NumPy kernel: the browser tests in one lane, the rest in
+# another, at once (tools/run_tests.py; pytest's "no tests collected" counts as a failure).
 test: $(STAMP_TEST) chromium
-	@rc=0; NUMDL_REQUIRE_TORCH=1 NUMDL_REQUIRE_KERNELS=1 $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
-	exit $$rc
+	@NUMDL_REQUIRE_TORCH=1 NUMDL_REQUIRE_KERNELS=1 $(BIN)/python tools/run_tests.py $(PYTEST_ARGS)
+
+# The suite as other CPUs would run it (AVX2 without AVX-512, SSE4.2 without AVX, other thread
+# counts): every library's runtime dispatch told to take a lower path (tools/cpu_profiles.py).
+test-cpus: $(STAMP_TEST)
+	$(BIN)/python tools/cpu_profiles.py -- -m "not browser" -q $(PYTEST_ARGS)
+
+# Screenshots of every chapter (1280 px wide) in artifacts/screenshots/, from the browser tests.
+screenshots: $(STAMP_TEST) chromium
+	NUMDL_SCREENSHOTS=1 $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 # Everything but the browser tests, for a quick loop while editing.
 test-fast: $(STAMP_TEST)
@@ -60,7 +70,7 @@ bench: $(STAMP_TEST)
 	done
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/python -m marimo check src/numdl/tutorial/[0-9]*.py
 
 clean:

@@ -3,6 +3,10 @@
 - Every test gets its own NUMDL_HOME, so no test touches a learner's real progress.
 - Under CI (``CI`` set) Hypothesis is derandomized: the same examples every run, so a red
   build means a regression, not an unlucky draw.  Locally it explores new examples each run.
+- Tests whose results go through ``numdl.stable``'s kernel dispatch carry the ``kernels`` marker;
+  ``make test`` runs them again once per instruction-set build of ``numdl._kernels`` that the CPU
+  runs (``NUMDL_KERNEL_VARIANT``) and once on the NumPy kernel (``NUMDL_PURE_NUMPY=1``): see
+  ``tools/kernel_paths.py``.  The header of every run names the kernel path it tests.
 - ``make test`` sets ``NUMDL_REQUIRE_TORCH=1``: the PyTorch tests must run there, so a missing
   torch is an error instead of a silent skip.  Likewise ``NUMDL_REQUIRE_KERNELS=1``: the compiled
   kernels (``numdl._kernels``, optional for users) must have built.
@@ -40,6 +44,33 @@ def pytest_configure(config):
                 raise pytest.UsageError(
                     f"{variable} is set but {module} is not importable: {remedy}"
                 ) from exc
+
+
+# The modules whose tests call the public stable functions and losses, which dispatch to the
+# compiled kernels (each variant), the NumPy kernel or the small-input path.
+KERNEL_MODULES = {"test_stable.py", "test_losses.py", "test_comparisons.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in KERNEL_MODULES:
+            item.add_marker(pytest.mark.kernels)
+
+
+def kernel_path() -> str:
+    """Which kernel numdl.stable uses in this run, in words."""
+    import numdl.stable
+
+    kernels = numdl.stable._KERNELS
+    if kernels is None:
+        why = "NUMDL_PURE_NUMPY=1" if os.environ.get("NUMDL_PURE_NUMPY", "") not in ("", "0") \
+            else "numdl._kernels did not build"
+        return f"the NumPy kernel ({why})"
+    return f"compiled, variant {kernels.variant()} (this CPU runs {', '.join(kernels.variants())})"
+
+
+def pytest_report_header(config):
+    return f"numdl kernels: {kernel_path()}"
 
 
 @pytest.fixture(autouse=True)

@@ -9,10 +9,10 @@ import time
 import urllib.request
 
 import pytest
-from servers import alive, command_line, descendants, port_is_open, start_tutorial
 
 from numdl.cli import build_command, choose_port, is_loopback, main
 from numdl.tutorial.catalog import CHAPTERS, available_chapters, resolve
+from servers import alive, command_line, descendants, port_is_open, start_tutorial
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.3.2.1", "localhost", "::1", "[::1]"])

@@ -272,6 +272,21 @@ def test_pure_numpy_switch(monkeypatch):
     assert numdl.stable._load_kernels() is kernels
 
 
+def test_variant_from_the_environment(monkeypatch):
+    """NUMDL_KERNEL_VARIANT picks a build (make test reruns the kernel tests on each); a build
+    this CPU cannot run is a ValueError naming the variable."""
+    before = kernels.variant()
+    try:
+        for name in VARIANTS:
+            monkeypatch.setenv("NUMDL_KERNEL_VARIANT", name)
+            assert numdl.stable._load_kernels() is kernels and kernels.variant() == name
+        monkeypatch.setenv("NUMDL_KERNEL_VARIANT", "avx1024")
+        with pytest.raises(ValueError, match=r"NUMDL_KERNEL_VARIANT='avx1024'.*generic"):
+            numdl.stable._load_kernels()
+    finally:
+        kernels.set_variant(before)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.sampled_from([np.float64, np.float32]),

@@ -164,7 +164,7 @@ def tutorial(args: argparse.Namespace) -> int:
             _stop_server(proc)
 
 
-class _Stop(Exception):  # noqa: N818 - a signal, not an error
+class _Stop(Exception):
     """SIGINT (Ctrl+C), SIGTERM or SIGHUP arrived: stop the server."""
 
 

@@ -574,13 +574,27 @@ def _np_kernel(
 
 def _load_kernels() -> Any:
     """numdl._kernels, or None where it did not build (the NumPy kernel serves everything) or
-    ``NUMDL_PURE_NUMPY=1`` asks for the NumPy kernel."""
+    ``NUMDL_PURE_NUMPY=1`` asks for the NumPy kernel.
+
+    ``NUMDL_KERNEL_VARIANT`` (``generic``, ``avx2`` or ``avx512``) picks an instruction-set build
+    other than the best the CPU runs: the test suite runs once per variant, and it shows what an
+    older CPU computes.  A variant the CPU or the build lacks is a ValueError naming the variable.
+    """
     if os.environ.get("NUMDL_PURE_NUMPY", "") not in ("", "0"):
         return None
     try:
         from numdl import _kernels
     except ImportError:
         return None
+    variant = os.environ.get("NUMDL_KERNEL_VARIANT", "").strip()
+    if variant:
+        try:
+            _kernels.set_variant(variant)
+        except ValueError:
+            raise ValueError(
+                f"NUMDL_KERNEL_VARIANT={variant!r} is not one of the variants this CPU and build "
+                f"run: {', '.join(_kernels.variants())}"
+            ) from None
     return _kernels
 
 

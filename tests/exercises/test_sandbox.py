@@ -15,9 +15,9 @@ from numdl.exercises.sandbox import Limits, run_function
 FAST = Limits(seconds=3.0, memory_mb=512, max_output_chars=1000)
 # For answers that hang: the test waits out the whole limit, so it is short.  A child starts
 # (interpreter, NumPy, numdl) in ~0.4 s here; tests that need cases to finish before the hang
-# allow 1.5 s.
+# allow 2 s (the suite shares the machine with the browser tests).
 HANG = Limits(seconds=1.0, memory_mb=512, max_output_chars=1000)
-HANG_AFTER_WORK = Limits(seconds=1.5, memory_mb=512, max_output_chars=1000)
+HANG_AFTER_WORK = Limits(seconds=2.0, memory_mb=512, max_output_chars=1000)
 
 
 def test_values_come_back_exactly_with_their_dtype():
@@ -127,9 +127,8 @@ def test_no_grading_process_outlives_the_process_that_started_it(how):
     import subprocess
     import sys
 
-    from servers import alive, command_line, descendants
-
     from numdl import _procs
+    from servers import alive, command_line, descendants
 
     grader = subprocess.Popen([sys.executable, "-c", _GRADER, how], stdin=subprocess.PIPE)
     learners: list[int] = []

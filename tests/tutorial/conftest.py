@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
 from servers import start_tutorial
 
 CHROMIUM = "/usr/bin/chromium"
@@ -20,7 +21,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +41,12 @@ class SimpleServer:
         return f"{self.base}?file={slug}.py"
 
 
+# Offline by construction: every host name but loopback fails to resolve in this chromium.
+# (Playwright's request routing would do it too, but routing turns off the HTTP cache, and
+# marimo's frontend is several MB of scripts that every page would then fetch again.)
+OFFLINE_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"]
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
@@ -48,36 +54,45 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + OFFLINE_ARGS)
         yield b
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh page whose off-loopback requests are aborted and listed in ``page.external``."""
+@pytest.fixture(scope="session")
+def browser_context(browser):
+    """One context for the session, so that its HTTP cache holds marimo's frontend."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    external: list[str] = []
-
-    def route(r):
-        host = urlsplit(r.request.url).hostname or ""
-        if r.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost", "::1"):
-            r.continue_()
-        else:
-            external.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
-    pg = context.new_page()
-    pg.external = external
-    yield pg
+    yield context
     context.close()
+
+
+def _off_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return not url.startswith(("data:", "blob:")) and host not in ("127.0.0.1", "localhost", "::1")
+
+
+@pytest.fixture
+def page(browser_context):
+    """A fresh page (its own marimo session); the requests it made off loopback, which cannot
+    resolve, are listed in ``page.external``."""
+    pg = browser_context.new_page()
+    pg.set_viewport_size({"width": 1280, "height": 900})
+    pg.external = []
+    pg.on("request", lambda r: pg.external.append(r.url) if _off_loopback(r.url) else None)
+    yield pg
+    pg.close()
+
+
+# Screenshots are for people to look at (`make screenshots`), not assertions: a full-length
+# capture of a chapter costs 1-3 s, so the plain test run takes none.
+SCREENSHOTS = os.environ.get("NUMDL_SCREENSHOTS", "") not in ("", "0")
 
 
 @pytest.fixture
 def screenshot():
-    """Save a screenshot of a page under artifacts/screenshots/ (a test artifact)."""
-    return save_screenshot
+    """Save a screenshot of a page under artifacts/screenshots/ when NUMDL_SCREENSHOTS=1."""
+    return save_screenshot if SCREENSHOTS else (lambda page, name: None)
 
 
 def save_screenshot(page, name: str) -> Path:

@@ -13,12 +13,12 @@ import time
 
 import pytest
 from playwright.sync_api import expect
-from servers import alive, command_line, descendants, port_is_open, start_tutorial
 
 from numdl import demos
 from numdl.exercises import ProgressStore
 from numdl.exercises.chapter01 import PERPLEXITY, SEQUENCE_LOG_PROB
 from numdl.tutorial.catalog import CHAPTERS, HOME_SLUG, available_chapters
+from servers import alive, command_line, descendants, port_is_open, start_tutorial
 
 pytestmark = pytest.mark.browser
 

@@ -3,6 +3,7 @@
 - Every test gets its own NUMDL_HOME, so no test touches a learner's real progress.
 - Under CI (``CI`` set) Hypothesis is derandomized: the same examples every run, so a red
   build means a regression, not an unlucky draw.  Locally it explores new examples each run.
+  Neither profile has a per-example deadline.
 - Tests whose results go through ``numdl.stable``'s kernel dispatch carry the ``kernels`` marker;
   ``make test`` runs them again once per instruction-set build of ``numdl._kernels`` that the CPU
   runs (``NUMDL_KERNEL_VARIANT``) and once on the NumPy kernel (``NUMDL_PURE_NUMPY=1``): see
@@ -20,9 +21,11 @@ import os
 import pytest
 from hypothesis import settings
 
+# No per-example deadline anywhere: `make test` runs two pytest processes at once on machines
+# of two cores, and a deadline would turn a busy machine into a failure.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 # Optional parts that `make test` requires, so that their tests cannot skip silently there:

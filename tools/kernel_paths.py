@@ -26,7 +26,8 @@ def kernel_paths() -> list[tuple[str, dict[str, str]]]:
     except ImportError:  # no compiled kernels here: the main run already tested the NumPy kernel
         return []
     best = _kernels.variant()
-    runs = [(f"compiled, variant {v}", {"NUMDL_KERNEL_VARIANT": v})
+    # NUMDL_TEST_VARIANT_RERUN: tests whose other paths do not depend on the build skip them
+    runs = [(f"compiled, variant {v}", {"NUMDL_KERNEL_VARIANT": v, "NUMDL_TEST_VARIANT_RERUN": "1"})
             for v in _kernels.variants() if v != best]
     return [*runs, ("the NumPy kernel", {"NUMDL_PURE_NUMPY": "1"})]
 

@@ -55,7 +55,7 @@ PROFILES: dict[str, tuple[str, str, dict[str, str]]] = {
         },
     ),
     "threads": (
-        "other core counts: one BLAS thread and one numdl thread, then four of each",
+        "one BLAS thread and one numdl thread (a one-core machine, a data-loader worker)",
         "",
         {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "NUMDL_NUM_THREADS": "1"},
     ),

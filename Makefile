@@ -51,7 +51,7 @@ chromium:
 test: $(STAMP_TEST) chromium
 	@NUMDL_REQUIRE_TORCH=1 NUMDL_REQUIRE_KERNELS=1 $(BIN)/python tools/run_tests.py $(PYTEST_ARGS)
 
-# The suite as other CPUs would run it (AVX2 without AVX-512, SSE4.2 without AVX, other thread
+# The suite as other CPUs would run it (AVX2 without AVX-512, AVX without FMA, SSE4.2, other thread
 # counts): every library's runtime dispatch told to take a lower path (tools/cpu_profiles.py).
 test-cpus: $(STAMP_TEST)
 	$(BIN)/python tools/cpu_profiles.py -- -m "not browser" -q $(PYTEST_ARGS)

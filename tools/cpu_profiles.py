@@ -46,11 +46,23 @@ PROFILES: dict[str, tuple[str, str, dict[str, str]]] = {
         "sse4_2",
         {
             "NPY_DISABLE_CPU_FEATURES": _NO_AVX2,
-            "OPENBLAS_CORETYPE": "Nehalem",
+            "OPENBLAS_CORETYPE": "Prescott",  # OpenBLAS's oldest x86-64 kernels
             "ATEN_CPU_CAPABILITY": "default",
             "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
             "NUMDL_KERNEL_VARIANT": "generic",
             # glibc's libm has FMA builds of exp/log/pow/sin: take the plain ones
+            "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F",
+        },
+    ),
+    "avx": (
+        "AVX without FMA or AVX2 (Intel Sandy Bridge, Ivy Bridge; AMD before Zen)",
+        "avx",
+        {
+            "NPY_DISABLE_CPU_FEATURES": _NO_AVX2,
+            "OPENBLAS_CORETYPE": "Sandybridge",
+            "ATEN_CPU_CAPABILITY": "default",
+            "MKL_ENABLE_INSTRUCTIONS": "AVX",
+            "NUMDL_KERNEL_VARIANT": "generic",
             "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F",
         },
     ),

@@ -67,11 +67,15 @@ def test_each_method_on_the_norm_ball_reaches_the_exact_solution(app, method):
         # It must say so, and its point must still be the solution.
         assert run.status is Status.STALLED and run.reason == "line_search", run.message
         assert run.trajectory_kkt[-1][1] <= run.tol  # feasible
+        # its multiplier is then as good as its stationarity: grad f + lam grad g = r moves lam
+        # by |r| / |grad g|, grad g = 2x (1.5e-3 with OpenBLAS's Prescott kernels)
+        lam_tol = 1e-4 * p.lam[0] + run.trajectory_kkt[-1][0] / (2 * np.linalg.norm(run.x))
     else:
         assert run.success, run.message
         assert run.trajectory_kkt[-1].max() <= run.tol
+        lam_tol = 1e-4 * p.lam[0]
     assert np.max(np.abs(run.x - p.solution)) <= 1e-5
-    assert run.multipliers[0][0] == pytest.approx(p.lam[0], rel=1e-4)
+    assert abs(run.multipliers[0][0] - p.lam[0]) <= lam_tol
     if method == "projected_gradient":
         assert np.all(np.sum(run.trajectory**2, axis=1) <= p.params["C"] * (1 + 1e-12))
     # the default iterate shown is the last one, and its numbers are on the page

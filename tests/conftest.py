@@ -7,7 +7,7 @@
 - Tests whose results go through ``numdl.stable``'s kernel dispatch carry the ``kernels`` marker;
   ``make test`` runs them again once per instruction-set build of ``numdl._kernels`` that the CPU
   runs (``NUMDL_KERNEL_VARIANT``) and once on the NumPy kernel (``NUMDL_PURE_NUMPY=1``): see
-  ``tools/kernel_paths.py``.  The header of every run names the kernel path it tests.
+  ``tools/kernel_paths.py``.  The header of every run names its kernel path.
 - ``make test`` sets ``NUMDL_REQUIRE_TORCH=1``: the PyTorch tests must run there, so a missing
   torch is an error instead of a silent skip.  Likewise ``NUMDL_REQUIRE_KERNELS=1``: the compiled
   kernels (``numdl._kernels``, optional for users) must have built.

@@ -1,4 +1,5 @@
-"""Helpers for tests that start ``numdl tutorial`` as a user would (test_cli, the browser tests).
+"""Helpers for tests that start ``numdl tutorial`` as a user would (test_cli, the browser tests)
+and for tests that watch processes end (the sandbox tests).
 
 The server runs as ``python -m numdl.cli tutorial --no-browser`` with its own NUMDL_HOME; its
 output is read until it prints its URL and drained afterwards, so its pipe never fills.
@@ -17,20 +18,17 @@ from urllib.parse import urlsplit
 
 from numdl import _procs
 
-__all__ = ["Tutorial", "alive", "command_line", "descendants", "port_is_open", "start_tutorial"]
+__all__ = ["Tutorial", "alive", "command_line", "descendants", "learner_processes", "port_is_open",
+           "start_tutorial", "wait_for"]
 
 
 class Tutorial:
-    """A running ``numdl tutorial``: its process, the URL it printed and everything it printed."""
+    """A running ``numdl tutorial``: its process and the URL it printed."""
 
-    def __init__(self, proc: subprocess.Popen, url: str, lines: list[str]) -> None:
+    def __init__(self, proc: subprocess.Popen, url: str) -> None:
         self.proc = proc
         self.url = url
-        self.lines = lines
         self.port = urlsplit(url).port
-
-    def output(self) -> str:
-        return "".join(self.lines)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         """Send ``sig`` and wait for the exit code (a server that ignores it is killed)."""
@@ -54,6 +52,7 @@ def _kill(pid: int) -> None:
 
 
 def start_tutorial(home, args=(), timeout: float = 90.0) -> Tutorial:
+    """Start ``numdl tutorial`` with NUMDL_HOME=home and wait until it prints its URL."""
     env = dict(os.environ, NUMDL_HOME=str(home))
     proc = subprocess.Popen([sys.executable, "-m", "numdl.cli", "tutorial", "--no-browser", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -65,8 +64,8 @@ def start_tutorial(home, args=(), timeout: float = 90.0) -> Tutorial:
             break
         lines.append(line)
         if "numdl tutorial is ready" in line:
-            threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
-            return Tutorial(proc, line.split(": ", 1)[1].strip(), lines)
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+            return Tutorial(proc, line.split(": ", 1)[1].strip())
     proc.kill()
     proc.wait()
     raise AssertionError("the tutorial server did not start:\n" + "".join(lines))
@@ -85,16 +84,21 @@ def descendants(pid: int) -> list[int]:
 
 def alive(pids) -> list[int]:
     """The pids of ``pids`` that are still running (zombies count as ended)."""
-    return [p for p in pids if _is_running(p)]
+    return [p for p in pids if _procs.is_running(p)]
 
 
-def _is_running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2:][:1] != b"Z"
+def wait_for(condition, timeout: float, interval: float = 0.02):
+    """Poll ``condition()`` until it returns something true or ``timeout`` seconds pass; the
+    last value it returned."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(interval)
+    return value
+
+
+def learner_processes(pid: int) -> list[int]:
+    """The grading sandbox's processes below ``pid``: the learner's interpreter and its forks."""
+    return [p for p in descendants(pid) if "numdl.exercises._child" in command_line(p)]
 
 
 def command_line(pid: int) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -10,6 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import numdl
+from numdl import reference
+from numdl.reference import condition_number, ulp_error
 from numdl.tutorial.catalog import HOME_SLUG, available_chapters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,14 +85,6 @@ print(json.dumps(out))
 def test_without_a_c_compiler_numdl_installs_and_gives_the_same_answers(tmp_path):
     """setup.py's fallback: where no C compiler is found the build of numdl._kernels fails, the
     install goes on, and numdl.stable computes with its NumPy kernel, within the same claims."""
-    import json
-    import os
-    import shutil
-
-    import numdl
-    from numdl import reference
-    from numdl.reference import condition_number, ulp_error
-
     wheels, target, results = tmp_path / "wheels", tmp_path / "site", tmp_path / "results"
     results.mkdir()
     # A copy of the sources: a build/ folder left in the checkout would hold compiled objects.

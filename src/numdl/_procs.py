@@ -25,7 +25,7 @@ import signal
 import sys
 import time
 
-__all__ = ["become_subreaper", "children_of", "kill_children", "set_parent_death_signal"]
+__all__ = ["become_subreaper", "children_of", "is_running", "kill_children", "set_parent_death_signal"]
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -55,25 +55,36 @@ def become_subreaper() -> bool:
     return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 
+def _stat(pid: int | str) -> tuple[bytes, int] | None:
+    """(state, parent pid) of a process from ``/proc/PID/stat``, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return (fields[0], int(fields[1])) if len(fields) >= 2 else None
+
+
+def is_running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (ended, waiting to be reaped)."""
+    stat = _stat(pid)
+    return stat is not None and stat[0] not in (b"Z", b"X")
+
+
 def children_of(pid: int) -> list[int]:
     """The live (not zombie) processes whose parent is ``pid``, from ``/proc``."""
-    kids = []
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return kids
+        return []
+    kids = []
     for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue  # gone meanwhile
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) >= 2 and int(fields[1]) == pid and fields[0] != b"Z":
-            kids.append(int(entry))
+        if entry.isdigit():
+            stat = _stat(entry)
+            if stat is not None and stat[1] == pid and stat[0] not in (b"Z", b"X"):
+                kids.append(int(entry))
     return kids
 
 

@@ -156,8 +156,7 @@ def tutorial(args: argparse.Namespace) -> int:
                   "Press Ctrl+C to stop.", flush=True)
             if not args.no_browser:
                 webbrowser.open(url)
-            code = proc.wait()
-            return code
+            return proc.wait()
         except _Stop:
             return 0
         finally:

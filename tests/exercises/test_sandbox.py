@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -10,7 +13,9 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from numdl import _procs
 from numdl.exercises.sandbox import Limits, run_function
+from servers import alive, learner_processes, wait_for
 
 FAST = Limits(seconds=3.0, memory_mb=512, max_output_chars=1000)
 # For answers that hang: the test waits out the whole limit, so it is short.  A child starts
@@ -123,19 +128,9 @@ else:
 
 @pytest.mark.parametrize("how", ["kill", "exit"])
 def test_no_grading_process_outlives_the_process_that_started_it(how):
-    import signal
-    import subprocess
-    import sys
-
-    from numdl import _procs
-    from servers import alive, command_line, descendants
-
     grader = subprocess.Popen([sys.executable, "-c", _GRADER, how], stdin=subprocess.PIPE)
-    learners: list[int] = []
-    deadline = time.monotonic() + 10
-    while len(learners) < 2 and time.monotonic() < deadline:  # the sandboxed child and its fork
-        learners = [p for p in descendants(grader.pid) if "numdl.exercises._child" in command_line(p)]
-        time.sleep(0.05)
+    # the sandboxed child and its fork
+    learners = wait_for(lambda: len(found := learner_processes(grader.pid)) == 2 and found, 10) or []
     try:
         assert len(learners) == 2, learners
         (sandboxed,) = [p for p in learners if p in _procs.children_of(grader.pid)]
@@ -146,9 +141,7 @@ def test_no_grading_process_outlives_the_process_that_started_it(how):
         assert grader.wait(timeout=10) in (0, -signal.SIGKILL)
         # what must end ends within a moment (the fork of a killed grader is not waited for)
         must_end = [sandboxed] if how == "kill" else learners
-        deadline = time.monotonic() + 3
-        while alive(must_end) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: not alive(must_end), 3)
         left = alive(learners)
     finally:
         for pid in alive(learners):
@@ -166,17 +159,7 @@ def test_no_grading_process_outlives_the_process_that_started_it(how):
 
 def _dead(pid: int) -> bool:
     # Killed: gone, or a zombie waiting for whichever process adopted it to reap it.
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                state = fh.read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_for(lambda: not _procs.is_running(pid), 3.0)
 
 
 def test_syntax_error_and_missing_function_are_load_errors():

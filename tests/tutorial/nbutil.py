@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from types import SimpleNamespace
 
 from numdl.tutorial.catalog import notebook_dir
 
-__all__ = ["control", "html_of", "load_app"]
+__all__ = ["control", "default_run", "html_of", "load_app"]
 
 
 def load_app(slug: str):
@@ -17,6 +18,14 @@ def load_app(slug: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.app
+
+
+@functools.cache
+def default_run(slug: str):
+    """``(outputs, defs)`` of the notebook run with its defaults, every cell as ``python
+    NN_slug.py`` runs them (``app.run()`` raises what a cell raised).  Computed once per test
+    process and shared by the tests that read it: they must not change what it returns."""
+    return load_app(slug).run()
 
 
 def control(value):

@@ -18,7 +18,15 @@ from numdl import demos
 from numdl.exercises import ProgressStore
 from numdl.exercises.chapter01 import PERPLEXITY, SEQUENCE_LOG_PROB
 from numdl.tutorial.catalog import CHAPTERS, HOME_SLUG, available_chapters
-from servers import alive, command_line, descendants, port_is_open, start_tutorial
+from servers import (
+    alive,
+    command_line,
+    descendants,
+    learner_processes,
+    port_is_open,
+    start_tutorial,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -322,10 +330,6 @@ def perplexity(p):
 """
 
 
-def _learner_processes(server) -> list[int]:
-    return [p for p in descendants(server.proc.pid) if "numdl.exercises._child" in command_line(p)]
-
-
 def test_stopping_the_server_mid_grading_leaves_no_learner_process(page, tmp_path):
     home = tmp_path / "home"
     ProgressStore(home).record(SEQUENCE_LOG_PROB.id, SEQUENCE_LOG_PROB.solution, passed=True)
@@ -339,10 +343,8 @@ def test_stopping_the_server_mid_grading_leaves_no_learner_process(page, tmp_pat
         _type_code(page, 1, _HANG_WITH_CHILDREN)
         page.get_by_role("button", name="Check").nth(1).click()
         page.get_by_text("Grading…").wait_for(timeout=TIMEOUT)
-        deadline = time.monotonic() + PERPLEXITY.limits.seconds
-        while len(learners) < 3 and time.monotonic() < deadline:
-            learners = _learner_processes(server)
-            time.sleep(0.1)
+        learners = wait_for(lambda: len(found := learner_processes(server.proc.pid)) == 3 and found,
+                            PERPLEXITY.limits.seconds) or []
         assert len(learners) == 3, learners  # the sandboxed process and its two children
         below = descendants(server.proc.pid)  # marimo and its helpers too
         started = time.monotonic()

@@ -13,7 +13,7 @@ import sys
 import ml_dtypes
 import numpy as np
 import pytest
-from nbutil import control, html_of, load_app
+from nbutil import control, default_run, html_of, load_app
 
 from numdl.tutorial.catalog import CHAPTERS, HOME_SLUG, available_chapters, notebook_dir
 
@@ -22,22 +22,13 @@ NOTEBOOKS = [HOME_SLUG] + [c.slug for c in available_chapters()]
 
 
 
-# Under `marimo run` a cell that raises shows nothing, so every notebook is run headless here
-# with its defaults, every cell as `python NN_slug.py` runs them (app.run() raises what a cell
-# raised).  These notebooks get that default run from a value test elsewhere:
-DEFAULT_RUN_ELSEWHERE = {
-    HOME_SLUG: "test_home_page_shows_progress",
-    "03a_gradient_descent": "test_notebooks_optim.py::test_3a_race_runs_the_library_optimizers",
-    "03b_critical_points": "test_notebooks_optim.py (app3b.run())",
-    "03c_newton": "test_notebooks_optim.py (app3c.run())",
-    "03d_constrained": "test_notebooks_constrained.py::default_run",
-}
-
-
-@pytest.mark.parametrize("slug", [s for s in NOTEBOOKS if s not in DEFAULT_RUN_ELSEWHERE])
+# Under `marimo run` a cell that raises shows nothing, so every notebook runs headless with its
+# defaults (default_run: once per process, shared with the value tests that read that run).
+@pytest.mark.parametrize("slug", NOTEBOOKS)
 def test_notebook_runs_headless_with_its_defaults(slug):
-    outputs, _ = load_app(slug).run()
-    assert "Key takeaways" in html_of(outputs)  # the last section: every cell before it ran
+    outputs, _ = default_run(slug)
+    # the last section: every cell before it ran
+    assert ("your progress" if slug == HOME_SLUG else "Key takeaways") in html_of(outputs)
 
 
 def test_a_chapter_runs_as_a_script(numdl_home):

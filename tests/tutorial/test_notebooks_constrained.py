@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nbutil import control, html_of, load_app
+from nbutil import control, default_run, html_of, load_app
 
 from numdl.optim import Status
 from numdl.optim import constrained as C
@@ -24,8 +24,8 @@ def app():
 
 
 @pytest.fixture(scope="module")
-def default_run(app):
-    return app.run()
+def default_view():
+    return default_run(SLUG)
 
 
 @pytest.mark.parametrize(("offset", "active", "words"), [
@@ -85,8 +85,8 @@ def test_each_method_on_the_norm_ball_reaches_the_exact_solution(app, method):
     assert f"multiplier estimate λ = {run.trajectory_lam[last, 0]:.6f}" in page
 
 
-def test_stepping_back_through_the_stored_iterates(app, default_run):
-    run = default_run[1]["lv_run"]
+def test_stepping_back_through_the_stored_iterates(app, default_view):
+    run = default_view[1]["lv_run"]
     outputs, _ = app.run(defs={"lv_step": control(3)})
     page = html_of(outputs)
     assert f"Iterate 3 (iteration {int(run.trajectory_iter[3])}" in page
@@ -94,8 +94,8 @@ def test_stepping_back_through_the_stored_iterates(app, default_run):
         assert f"{value:.2e}" in page
 
 
-def test_the_comparison_shows_the_penalty_parameter_each_method_needed(default_run):
-    outputs, defs = default_run
+def test_the_comparison_shows_the_penalty_parameter_each_method_needed(default_view):
+    outputs, defs = default_view
     p = defs["lv_problem"]
     page = html_of(outputs)
     pen = C.minimize_constrained(p.fun, [-1.5, 1.5], p.constraints, method="penalty", grad=p.grad)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nbutil import control, html_of, load_app
+from nbutil import control, default_run, html_of, load_app
 
 from numdl import demos
 from numdl.optim import Status, classify_critical_point, minimize
@@ -101,7 +101,7 @@ def test_3a_race_runs_the_library_optimizers(app3a):
         direct = minimize(p, p.start, method=method, lr=10.0 ** demos.RACE_LR["beale"][method],
                           max_iter=600)
         np.testing.assert_array_equal(race[method].x, direct.x)
-    _, defs = app3a.run()  # the default view: Rosenbrock, every method, 2000 steps
+    _, defs = default_run("03a_gradient_descent")  # Rosenbrock, every method, 2000 steps
     race = defs["race"]
     assert race["adam"].fun < 1e-9 < 1e-2 < race["gd"].fun
     assert defs["tune"] is None  # the grid search waits for its button
@@ -140,7 +140,7 @@ def test_3b_monkey_saddle_is_inconclusive(app3b):
 
 
 def test_3b_degenerate_table(app3b):
-    _, defs = app3b.run()
+    _, defs = default_run("03b_critical_points")
     rows = defs["degenerate_rows"]
     lam, naive, tolerant, sampled = rows["x² + y⁴"]
     assert 0 < lam[0] < 1e-6 and lam[1] == pytest.approx(2, rel=1e-6)
@@ -230,7 +230,7 @@ def test_3c_undamped_newton_is_attracted_to_saddles_and_maxima(app3c, name, star
 
 
 def test_3c_cost_of_the_hessian(app3c):
-    outputs, defs = app3c.run()
+    outputs, defs = default_run("03c_newton")
     cost = defs["cost"]
     np.testing.assert_array_equal(cost.n, [16, 32, 64, 128, 256, 512])
     np.testing.assert_array_equal(cost.hessian_bytes, 8.0 * cost.n.astype(float) ** 2)

@@ -28,24 +28,6 @@ def test_mlp_values_shapes_and_gradient_range():
     assert np.abs(g).max() <= 1 / 64 + 1e-7
 
 
-@pytest.mark.parametrize(("finite", "scale", "good", "interval", "expected"), [
-    (True, 2.0**15, 3, 2000, (True, 2.0**15, 4)),
-    (False, 2.0**15, 3, 2000, (False, 2.0**14, 0)),
-    (True, 2.0**15, 1999, 2000, (True, 2.0**16, 0)),
-    (False, 1.0, 0, 10, (False, 1.0, 0)),
-    (True, 2.0**24, 9, 10, (True, 2.0**24, 0)),
-    ([True, False], 4.0, 1, 10, (False, 2.0, 0)),
-    (np.array([True, True]), 4.0, 1, 10, (True, 4.0, 2)),
-])
-def test_dynamic_loss_scale_step(finite, scale, good, interval, expected):
-    assert demos.dynamic_loss_scale_step(finite, scale, good, growth_interval=interval) == expected
-
-
-def test_dynamic_loss_scale_step_rejects_bad_interval():
-    with pytest.raises(ValueError):
-        demos.dynamic_loss_scale_step(True, 1.0, 0, growth_interval=0)
-
-
 @pytest.fixture(scope="module")
 def runs():
     return {m: demos.fp16_loss_scaling_run(m) for m in demos.LOSS_SCALE_MODES}

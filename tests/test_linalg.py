@@ -19,6 +19,7 @@ from numdl.linalg import (
     LSTSQ_METHODS,
     LSTSQ_STATUS,
     LstsqDiagnostics,
+    least_squares_problem,
     condition_number,
     hilbert,
     lstsq,
@@ -546,3 +547,24 @@ def test_row_permutation_and_power_of_two_scaling_within_bound(seed, log_kappa, 
 def test_doctests():
     result = doctest.testmod(numdl.linalg, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("tan_theta", [0.0, 0.5])
+def test_least_squares_problem_has_the_prescribed_kappa_and_residual(tan_theta):
+    x, y, beta = least_squares_problem(60, 5, 1e4, tan_theta=tan_theta, rng=np.random.default_rng(0))
+    assert condition_number(x) == pytest.approx(1e4, rel=1e-8)
+    r = y - x @ beta
+    assert np.linalg.norm(x.T @ r) <= 1e-13 * np.linalg.norm(y)  # beta is the minimizer
+    assert np.linalg.norm(r) == pytest.approx(tan_theta * np.linalg.norm(x @ beta), abs=1e-14)
+    x32, y32, _ = least_squares_problem(20, 3, 10.0, dtype="float32", rng=np.random.default_rng(1))
+    assert x32.dtype == y32.dtype == np.float32
+
+
+def test_least_squares_problem_bad_arguments():
+    rng = np.random.default_rng(0)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        least_squares_problem(10, 2, 1.0, dtype="float16", rng=rng)
+    with pytest.raises(ValueError, match="tan_theta"):
+        least_squares_problem(10, 2, 1.0, tan_theta=-1.0, rng=rng)
+    with pytest.raises(ValueError, match="kappa"):
+        least_squares_problem(10, 2, 0.5, rng=rng)

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from numdl import linalg
 from numdl.floats import as_dtype
+from numdl.init import INITS, init_std
+from numdl.mixed_precision import dynamic_loss_scale_step
 
 __all__ = [
     "SEQUENCES",
@@ -655,35 +658,6 @@ __all__ += [
 # ---------------------------------------------------------------------------------------------
 
 
-def least_squares_problem(m: int, n: int, kappa: float, *, tan_theta: float = 0.0,
-                          dtype="float64", rng: np.random.Generator):
-    """``(X, y, x_true)`` with ``kappa(X) = kappa`` and ``x_true`` the least-squares solution.
-
-    ``y = X x_true + r`` with ``r`` orthogonal to the range of X and ``|r| =
-    tan_theta * |X x_true|`` (``tan_theta = 0``: a consistent problem).  X and y
-    are rounded to ``dtype`` once, so x_true solves the *stored* problem only to
-    within about ``kappa * u`` (plus ``kappa**2 * u * tan_theta``): the error
-    every method starts from.
-    """
-    from numdl.linalg import matrix_with_condition
-
-    dt = _dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype={dt.name!r}; least squares runs in float32 or float64")
-    if not tan_theta >= 0:
-        raise ValueError(f"tan_theta={tan_theta!r} must be >= 0")
-    x = matrix_with_condition(m, n, float(_check_kappa(kappa)), rng=rng)  # float64
-    x_true = rng.standard_normal(n)
-    fitted = x @ x_true
-    y = fitted
-    if tan_theta > 0:
-        q = np.linalg.qr(x)[0]
-        z = rng.standard_normal(m)
-        r = z - q @ (q.T @ z)  # orthogonal to range(X)
-        y = fitted + tan_theta * np.linalg.norm(fitted) * r / np.linalg.norm(r)
-    return x.astype(dt), y.astype(dt), x_true
-
-
 @dataclass(frozen=True)
 class LstsqSweep:
     """Forward error of every :func:`numdl.linalg.lstsq` method against kappa."""
@@ -709,7 +683,7 @@ _STATUS_RANK = {"success": 0, "ill_conditioned": 1, "rank_deficient": 2, "failed
 
 def lstsq_sweep(kappas, dtype="float64", *, m: int = 100, n: int = 10, tan_theta: float = 0.0,
                 repeats: int = 3, methods=None, seed: int = 0) -> LstsqSweep:
-    """Solve :func:`least_squares_problem` at each kappa by each method; median of ``repeats``.
+    """Solve :func:`numdl.linalg.least_squares_problem` at each kappa by each method; median of ``repeats``.
 
     A failed solve (Cholesky breaking down) counts as an infinite error in the
     median, so the median is NaN-free only where most repeats succeeded; its
@@ -728,7 +702,7 @@ def lstsq_sweep(kappas, dtype="float64", *, m: int = 100, n: int = 10, tan_theta
     for i, kappa in enumerate(kappas):
         worst = dict.fromkeys(methods, "success")
         for r in range(repeats):
-            x, y, x_true = least_squares_problem(m, n, float(kappa), tan_theta=tan_theta,
+            x, y, x_true = linalg.least_squares_problem(m, n, float(kappa), tan_theta=tan_theta,
                                                  dtype=dtype, rng=rng)
             for mth in methods:
                 sol, diag = lstsq(x, y, method=mth)
@@ -813,7 +787,7 @@ def qr_inverse_vs_triangular(kappas, dtype="float64", *, m: int = 100, n: int = 
     back = np.empty((3, kappas.size, repeats))
     for i, kappa in enumerate(kappas):
         for r in range(repeats):
-            x, y, x_true = least_squares_problem(m, n, float(kappa), dtype=dtype, rng=rng)
+            x, y, x_true = linalg.least_squares_problem(m, n, float(kappa), dtype=dtype, rng=rng)
             q, rr = np.linalg.qr(x)
             c = q.T @ y
             r64, c64 = rr.astype(np.float64), c.astype(np.float64)
@@ -835,7 +809,6 @@ __all__ += [
     "LstsqSweep",
     "TriangularStudy",
     "collinear_problem",
-    "least_squares_problem",
     "loglog_slope",
     "lstsq_sweep",
     "qr_inverse_vs_triangular",
@@ -1423,7 +1396,6 @@ __all__ += ["local_kind"]
 
 # -- chapter 6: best practices and debugging ------------------------------------------------
 
-INITS = ("normal", "xavier", "he")
 ACTIVATIONS = ("tanh", "relu")
 
 
@@ -1441,22 +1413,6 @@ class SignalScales:
     weight_std: float
     activation_std: np.ndarray  # (depth,)
     gradient_std: np.ndarray  # (depth,)
-
-
-def init_std(init: str, fan_in: int, fan_out: int) -> float:
-    """The weight standard deviation of an initialization scheme.
-
-    ``"normal"``: 1 (the naive N(0, 1)); ``"xavier"`` (Glorot & Bengio 2010): sqrt(2 / (fan_in +
-    fan_out)), which keeps the variance of a linear or tanh layer's output and of its gradient;
-    ``"he"`` (He et al. 2015): sqrt(2 / fan_in), which compensates for ReLU zeroing half its inputs.
-    """
-    if init == "normal":
-        return 1.0
-    if init == "xavier":
-        return float(np.sqrt(2.0 / (fan_in + fan_out)))
-    if init == "he":
-        return float(np.sqrt(2.0 / fan_in))
-    raise ValueError(f"init={init!r} is not one of {INITS}")
 
 
 def mlp_signal_scales(depth: int, activation: str = "tanh", init: str = "xavier", *, width: int = 128,
@@ -1496,61 +1452,6 @@ def mlp_signal_scales(depth: int, activation: str = "tanh", init: str = "xavier"
             grad_std[layer] = float(np.std((inputs[layer].T @ da).astype(np.float64)))  # dL/dW
             g = da @ weights[layer].T
     return SignalScales(depth, activation, init, std, act_std, grad_std)
-
-
-@dataclass(frozen=True)
-class ClipResult:
-    """Gradients after clipping by global norm.
-
-    ``finite`` is False when the total norm is NaN or infinite: the gradients are then returned
-    unchanged and the step should be skipped (scaling every gradient by ``max_norm / nan``
-    would turn every one of them into NaN).
-    """
-
-    grads: list
-    total_norm: float
-    scale: float
-    finite: bool
-
-
-def global_norm(grads) -> float:
-    """The 2-norm of all gradients together, accumulated in float64.
-
-    Squaring float16 or float32 gradients in their own format overflows at |g| ~ 256 (float16)
-    or ~ 1.8e19 (float32) although the norm itself fits; float64 squares overflow only beyond
-    ~ 1.3e154.  NaN or inf anywhere gives a NaN or inf norm.
-    """
-    total = 0.0
-    for g in grads:
-        g64 = np.asarray(g, dtype=np.float64)
-        total += float(np.sum(g64 * g64))
-    return float(np.sqrt(total))
-
-
-def clip_by_global_norm(grads, max_norm: float, *, error_if_nonfinite: bool = False) -> ClipResult:
-    """Scale all gradients by ``min(1, max_norm / ||g||)``, the same factor for every one.
-
-    The direction of the full gradient is kept; only its length is capped.  A non-finite total
-    norm is not clipped (``finite=False``, gradients unchanged, step to be skipped), or raises
-    ``FloatingPointError`` with ``error_if_nonfinite=True``, like PyTorch's option of that name.
-    """
-    if not max_norm > 0:
-        raise ValueError(f"max_norm must be > 0, got {max_norm}")
-    grads = [np.asarray(g) for g in grads]
-    total = global_norm(grads)
-    if not np.isfinite(total):
-        if error_if_nonfinite:
-            raise FloatingPointError(f"the total gradient norm is {total}: not clipping")
-        return ClipResult(grads, total, 1.0, False)
-    scale = min(1.0, max_norm / total) if total > 0 else 1.0
-    clipped = [(g * scale).astype(g.dtype) if g.dtype.kind == "f" else g * scale for g in grads]
-    return ClipResult(clipped, total, scale, True)
-
-
-def clip_by_value(grads, limit: float) -> list:
-    """Clamp every gradient component to [-limit, limit]; unlike clipping by norm this changes
-    the gradient's direction (components below the limit keep their size, large ones shrink)."""
-    return [np.clip(np.asarray(g), -limit, limit) for g in grads]
 
 
 @dataclass(frozen=True)
@@ -1615,8 +1516,8 @@ def first_nonfinite_layer(activations) -> int | None:
     return None
 
 
-__all__ += ["ACTIVATIONS", "INITS", "ClipResult", "SignalScales", "ThresholdSearch", "clip_by_global_norm",
-            "clip_by_value", "first_nonfinite_layer", "global_norm", "init_std", "mlp_signal_scales",
+__all__ += ["ACTIVATIONS", "SignalScales", "ThresholdSearch",
+            "first_nonfinite_layer", "mlp_signal_scales",
             "nonfinite_threshold"]
 
 
@@ -1698,27 +1599,6 @@ def mlp_values(*, batch: int = 512, rng: np.random.Generator) -> dict:
     return out
 
 
-def dynamic_loss_scale_step(grads_finite, scale: float, good_steps: int, *, growth_interval: int = 2000,
-                            backoff: float = 0.5, growth: float = 2.0, min_scale: float = 1.0,
-                            max_scale: float = 2.0**24) -> tuple[bool, float, int]:
-    """One update of a dynamic loss scaler (as torch's GradScaler): ``(apply, new_scale, new_good)``.
-
-    ``grads_finite`` is a bool or a sequence of bools (one per gradient tensor).  If any is False
-    the step is skipped and the scale multiplied by ``backoff`` (never below ``min_scale``); else
-    the step is applied and, after ``growth_interval`` good steps in a row, the scale is
-    multiplied by ``growth`` (never above ``max_scale``) and the count restarts.
-    """
-    if growth_interval < 1:
-        raise ValueError(f"growth_interval must be >= 1, got {growth_interval!r}")
-    finite = bool(np.all(np.asarray(grads_finite, dtype=bool)))
-    if not finite:
-        return False, max(scale * backoff, min_scale), 0
-    good = good_steps + 1
-    if good >= growth_interval:
-        return True, min(scale * growth, max_scale), 0
-    return True, scale, good
-
-
 @dataclass(frozen=True)
 class LossScaleRun:
     """A float16-gradient training run.
@@ -1759,7 +1639,7 @@ def fp16_loss_scaling_run(mode: str, *, steps: int = 200, static_scale: float = 
     (no rounding, the reference), ``"none"`` (S = 1), ``"static"`` (S = ``static_scale``; an
     overflow is applied as is, so inf reaches the weights) and ``"dynamic"`` (start at
     ``init_scale``, skip the step and halve on inf/nan, double after ``growth_interval`` good
-    steps: :func:`dynamic_loss_scale_step`).
+    steps: :func:`numdl.mixed_precision.dynamic_loss_scale_step`).
     """
     if mode not in LOSS_SCALE_MODES:
         raise ValueError(f"mode={mode!r} must be one of {LOSS_SCALE_MODES}")
@@ -1841,4 +1721,4 @@ def bf16_vs_fp16_examples() -> list[dict]:
 
 
 __all__ += ["LOSS_SCALE_MODES", "MP_FORMATS", "FormatFractions", "LossScaleRun", "bf16_vs_fp16_examples",
-            "dynamic_loss_scale_step", "format_fractions", "fp16_loss_scaling_run", "mlp_values"]
+            "format_fractions", "fp16_loss_scaling_run", "mlp_values"]

@@ -43,6 +43,7 @@ __all__ = [
     "LstsqDiagnostics",
     "condition_number",
     "hilbert",
+    "least_squares_problem",
     "lstsq",
     "matrix_with_condition",
     "vandermonde",
@@ -279,6 +280,48 @@ def matrix_with_condition(
     u = _random_orthonormal(rng, m, k)
     v = _random_orthonormal(rng, n, k)
     return ((u * sigma) @ v.T).astype(out_dtype)
+
+
+
+def least_squares_problem(
+    m: int, n: int, kappa: float, *, tan_theta: float = 0.0, dtype: Any = np.float64,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A test problem ``(X, y, x_true)`` with ``kappa(X) = kappa`` and ``x_true`` its least-squares
+    solution.
+
+    ``y = X x_true + r`` with ``r`` orthogonal to the range of X and ``|r| =
+    tan_theta * |X x_true|`` (``tan_theta = 0``: a consistent problem; ``theta`` is the angle
+    between ``y`` and the range of ``X``).  X comes from :func:`matrix_with_condition`.  X and y
+    are rounded to `dtype` once, so x_true solves the *stored* problem only to within about
+    ``kappa * u`` (plus ``kappa**2 * u * tan_theta``): the error every method starts from
+    (Higham, *Accuracy and Stability*, section 20.1).
+
+    Raises
+    ------
+    TypeError
+        If `dtype` is not float32 or float64, or an argument of :func:`matrix_with_condition` is
+        of the wrong type.
+    ValueError
+        If `tan_theta` is negative or NaN, or `kappa`, `m`, `n` are out of range.
+    """
+    if isinstance(tan_theta, bool) or not isinstance(tan_theta, numbers.Real):
+        raise TypeError(f"tan_theta must be a real number, got {tan_theta!r}")
+    if not (math.isfinite(tan_theta) and tan_theta >= 0):
+        raise ValueError(f"tan_theta={tan_theta!r} must be finite and >= 0")
+    out_dtype = np.dtype(dtype) if not isinstance(dtype, str) else np.dtype(dtype.lower())
+    if out_dtype not in _SUPPORTED_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    x = matrix_with_condition(m, n, kappa, rng=rng)  # float64
+    x_true = rng.standard_normal(x.shape[1])
+    fitted = x @ x_true
+    y = fitted
+    if tan_theta > 0:
+        q = np.linalg.qr(x)[0]
+        z = rng.standard_normal(x.shape[0])
+        r = z - q @ (q.T @ z)  # orthogonal to range(X)
+        y = fitted + tan_theta * np.linalg.norm(fitted) * r / np.linalg.norm(r)
+    return x.astype(out_dtype), y.astype(out_dtype), x_true
 
 
 def hilbert(n: int, *, dtype: Any = np.float64) -> np.ndarray:

@@ -7,10 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from numdl.demos import least_squares_problem
 from numdl.exercises.encoding import Unsupported
 from numdl.exercises.grading import Case, Exercise
-from numdl.linalg import condition_number, lstsq, matrix_with_condition, vandermonde
+from numdl.linalg import (
+    condition_number,
+    least_squares_problem,
+    lstsq,
+    matrix_with_condition,
+    vandermonde,
+)
 
 __all__ = ["ACCURATE_LSTSQ", "EXERCISES", "TRUNCATED_LSTSQ"]
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from numdl import demos
 from numdl.exercises.grading import Case, Exercise
+from numdl.mixed_precision import dynamic_loss_scale_step
 
 __all__ = ["EXERCISES", "UPDATE_SCALE"]
 
@@ -39,7 +40,7 @@ def check_update(case: Case, got: Any) -> str | None:
 
 def _cases() -> list[Case]:
     def case(label, finite, scale, good, interval, why, hostile=True):
-        exp = demos.dynamic_loss_scale_step(finite, scale, good, growth_interval=interval,
+        exp = dynamic_loss_scale_step(finite, scale, good, growth_interval=interval,
                                             min_scale=1.0, max_scale=MAX_SCALE)
         return Case(label, (finite, scale, good, interval), exp, why, hostile=hostile)
 

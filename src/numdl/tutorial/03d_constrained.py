@@ -26,6 +26,7 @@ def _():
     from functools import partial
 
     from numdl.tutorial.widgets import figure_layout
+    from numdl.tutorial.simulations import ch03d
 
     layout = partial(figure_layout, height=380)
 
@@ -47,6 +48,7 @@ def _():
         FLOOR,
         METHOD_NAMES,
         arrow,
+        ch03d,
         chapter03d,
         constrained,
         go,
@@ -582,8 +584,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(ad_steps, ad_wd, constrained, np):
-    ad_run = constrained.decoupled_decay_experiment(
+def _(ad_steps, ad_wd, ch03d, np):
+    ad_run = ch03d.decoupled_decay_experiment(
         (0.01, 0.1, 1.0, 10.0, 100.0), weight_decay=ad_wd.value, lr=1e-2, steps=ad_steps.value,
         runs=32, rng=np.random.default_rng(0))
     return (ad_run,)
@@ -627,8 +629,8 @@ def _(ad_run, mo):
 
 
 @app.cell(hide_code=True)
-def _(constrained, show_source):
-    show_source(constrained.decoupled_decay_experiment)
+def _(ch03d, show_source):
+    show_source(ch03d.decoupled_decay_experiment)
     return
 
 

@@ -14,6 +14,7 @@ def _():
     from numdl import demos, linalg
     from numdl.exercises import chapter05b
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
+    from numdl.linalg import least_squares_problem
 
     METHODS = linalg.LSTSQ_METHODS
     METHOD_COLORS = {"normal_inv": "#d62728", "normal_solve": "#ff7f0e", "cholesky": "#8c564b",
@@ -28,6 +29,7 @@ def _():
         chapter05b,
         demos,
         go,
+        least_squares_problem,
         linalg,
         make_subplots,
         mo,
@@ -198,8 +200,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(METHODS, chol_dtype, chol_kappa, demos, linalg, mo, np):
-    _x, _y, _beta = demos.least_squares_problem(100, 10, 10.0**chol_kappa.value,
+def _(METHODS, chol_dtype, chol_kappa, least_squares_problem, linalg, mo, np):
+    _x, _y, _beta = least_squares_problem(100, 10, 10.0**chol_kappa.value,
                                                 dtype=chol_dtype.value,
                                                 rng=np.random.default_rng(3))
     chol_results = {}

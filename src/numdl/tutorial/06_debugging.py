@@ -19,6 +19,8 @@ def _():
     from numdl.floats import format_info
     from numdl.testing import named_extremes
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
+    from numdl.init import INITS, init_std
+    from numdl.optim import transforms
 
     try:  # optional: the PyTorch parts run when the torch extra is installed
         import torch
@@ -29,6 +31,7 @@ def _():
                                 "(`pip install 'numdl[torch]'`) to run this."), kind="warn")
     return (
         ExercisePanel,
+        INITS,
         NO_TORCH,
         NonfiniteError,
         chapter06,
@@ -36,6 +39,7 @@ def _():
         format_info,
         go,
         gradcheck,
+        init_std,
         mo,
         naive,
         named_extremes,
@@ -46,6 +50,7 @@ def _():
         takeaways,
         torch,
         trace_nonfinite,
+        transforms,
         warnings,
     )
 
@@ -160,10 +165,10 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(clip_c, clip_g1, clip_g2, demos, np):
+def _(clip_c, clip_g1, clip_g2, np, transforms):
     _g = np.array([clip_g1.value, clip_g2.value], dtype=np.float64)
-    clip_norm = demos.clip_by_global_norm([_g], clip_c.value)
-    clip_value = demos.clip_by_value([_g], clip_c.value)[0]
+    clip_norm = transforms.clip_grad_norm([_g], clip_c.value)
+    clip_value = transforms.clip_grad_value([_g], clip_c.value)[0]
 
     def _angle(a, b):
         na, nb = np.linalg.norm(a), np.linalg.norm(b)
@@ -208,8 +213,8 @@ def _(
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.global_norm, demos.clip_by_global_norm)
+def _(show_source, transforms):
+    show_source(transforms.global_norm, transforms.clip_grad_norm)
     return
 
 
@@ -237,7 +242,7 @@ def _(NO_TORCH, mo, torch):
     healthy gradient [3, 4] becomes **{clip_torch['w1']}**. One bad parameter has poisoned all of
     them, and the optimizer will write NaN into every weight. With `error_if_nonfinite=True` it
     raises instead: *"{clip_torch['err']}"*. Check the returned norm (`torch.isfinite(total)`)
-    and skip the step, as `demos.clip_by_global_norm` does (`finite=False`) and as the dynamic
+    and skip the step, as `numdl.optim.transforms.clip_grad_norm` does (`finite=False`) and as the dynamic
     loss scalers of mixed precision do.
     """)
     _out
@@ -270,10 +275,10 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, init_act, init_depth, np):
+def _(INITS, demos, init_act, init_depth, np):
     init_runs = {s: demos.mlp_signal_scales(init_depth.value, init_act.value, s, width=128,
                                              rng=np.random.default_rng(6))
-                 for s in demos.INITS}
+                 for s in INITS}
     return (init_runs,)
 
 
@@ -316,8 +321,8 @@ def _(go, init_act, init_runs, init_scheme, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.init_std, demos.mlp_signal_scales)
+def _(demos, init_std, show_source):
+    show_source(init_std, demos.mlp_signal_scales)
     return
 
 

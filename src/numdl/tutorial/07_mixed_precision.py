@@ -15,6 +15,7 @@ def _():
     from numdl.exercises import chapter07
     from numdl.floats import format_info
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
+    from numdl.mixed_precision import dynamic_loss_scale_step
 
     try:  # optional: the PyTorch parts run when the torch extra is installed
         import torch
@@ -29,6 +30,7 @@ def _():
         NO_TORCH,
         chapter07,
         demos,
+        dynamic_loss_scale_step,
         format_info,
         go,
         mo,
@@ -238,8 +240,8 @@ def _(go, ls_runs, ls_static, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.dynamic_loss_scale_step, demos.fp16_loss_scaling_run)
+def _(demos, dynamic_loss_scale_step, show_source):
+    show_source(dynamic_loss_scale_step, demos.fp16_loss_scaling_run)
     return
 
 

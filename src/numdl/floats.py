@@ -30,10 +30,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-import mpmath
 import numpy as np
 
-from numdl import reference
+from numdl import _exact
 from numdl._dtypes import (
     FORMATS,
     Format,
@@ -113,7 +112,7 @@ class FormatInfo:
 
 
 def _rounded_exp(x: Any, fmt: Format) -> float:
-    return float(reference.evaluate(mpmath.exp, x, dtype=fmt.dtype))
+    return _exact.exp_rounded(x, fmt.dtype)
 
 
 def _exp_thresholds(fmt: Format) -> tuple[float, float]:
@@ -125,10 +124,9 @@ def _exp_thresholds(fmt: Format) -> tuple[float, float]:
     answers; the loops settle the last step with exactly rounded ``exp``.
     """
     dtype = fmt.dtype
-    with mpmath.workprec(4 * fmt.precision + 64):
-        top = mpmath.mpf(2 * fmt.max_significand + 1) * mpmath.mpf(2) ** (fmt.qmax - 1)
-        x_hi = reference.round_to(mpmath.log(top), dtype)
-        x_lo = reference.round_to(mpmath.log(mpmath.mpf(2) ** (fmt.qmin - 1)), dtype)
+    top = (2 * fmt.max_significand + 1) * Fraction(2) ** (fmt.qmax - 1)
+    x_hi = _exact.round_to(_exact.ln_decimal(top), dtype)
+    x_lo = _exact.round_to(_exact.ln_decimal(Fraction(2) ** (fmt.qmin - 1)), dtype)
     while not math.isfinite(_rounded_exp(x_hi, fmt)):
         x_hi = next_after(x_hi, dtype, -1)
     while math.isfinite(_rounded_exp(next_after(x_hi, dtype, 1), fmt)):
@@ -178,9 +176,10 @@ def format_info(dtype: Any) -> FormatInfo:
     Notes
     -----
     ``exp_overflow`` and ``exp_underflow`` are computed, not tabulated: ``log(max + ulp(max)/2)``
-    and ``log(smallest_subnormal / 2)`` are evaluated with mpmath, rounded into the format, and the
-    last step is settled by rounding ``exp`` of the neighbouring floats exactly
-    (:func:`numdl.reference.evaluate`).  They bound the inputs for which a correctly rounded
+    and ``log(smallest_subnormal / 2)`` are evaluated with the standard library's :mod:`decimal`,
+    rounded into the format, and the last step is settled by rounding ``exp`` of the neighbouring
+    floats correctly (``Decimal.exp`` under Ziv's strategy; no mpmath, so ``import numdl.floats``
+    stays light; the tests check every threshold against :func:`numdl.reference.evaluate`).  They bound the inputs for which a correctly rounded
     ``exp`` is finite and nonzero: ``88.72283`` and ``-103.97208`` for float32 (the latter counts
     subnormals), ``11.0859375`` and ``-17.328125`` for float16.  float8_e4m3fn has no infinity, so
     its ``exp_overflow`` (6.0) is the largest ``x`` whose ``exp`` is not NaN: its overflow threshold
@@ -344,7 +343,7 @@ def decompose(x: Any, dtype: Any) -> Decomposition:
 
     Notes
     -----
-    Rounding is :func:`numdl.reference.round_to`: to nearest, ties to even, overflow to ±inf (NaN
+    Rounding is :func:`numdl.reference.round_to` (defined without mpmath): to nearest, ties to even, overflow to ±inf (NaN
     in float8_e4m3fn).  A NumPy scalar already in `dtype` keeps its exact bits (NaN payloads too).
 
     Examples
@@ -357,13 +356,13 @@ def decompose(x: Any, dtype: Any) -> Decomposition:
     (True, True)
     """
     fmt = format_of(dtype)
-    if isinstance(x, np.ndarray | list | tuple) or reference._is_tensor(x):
+    if isinstance(x, np.ndarray | list | tuple) or _exact.is_tensor(x):
         raise TypeError("x must be a single number; decompose the elements of an array one by one")
-    parts = reference._parts(x, "x")
+    parts = _exact.parts(x, "x")
     if isinstance(x, np.generic) and x.dtype == fmt.dtype:
         stored = np.asarray(x)
     else:
-        stored = from_float64(reference._round_parts(parts, fmt), fmt)
+        stored = from_float64(_exact.round_parts(parts, fmt), fmt)
     pattern = int(stored.view(fmt.uint).item())
     value = float(stored.astype(np.float64))
     magnitude = pattern & (fmt.sign_mask - 1)
@@ -382,7 +381,7 @@ def decompose(x: Any, dtype: Any) -> Decomposition:
     elif parts[0] == "inf":
         inexact = not (math.isinf(value) and (value < 0) == parts[1])
     else:
-        inexact = not math.isfinite(value) or reference._parts_to_fraction(parts) != Fraction(value)
+        inexact = not math.isfinite(value) or _exact.parts_to_fraction(parts) != Fraction(value)
     return Decomposition(
         dtype=fmt.name,
         value=value,
@@ -411,7 +410,7 @@ def decompose(x: Any, dtype: Any) -> Decomposition:
 
 def _in_format(x: Any, dtype: Any, argname: str = "x") -> tuple[np.ndarray, Format, bool]:
     """``x`` as an array of the format (rounded if needed), the format, and whether x was a scalar."""
-    scalar = reference._is_scalar(x)
+    scalar = _exact.is_scalar(x)
     if dtype is None:
         arr = to_numpy(x)
         if arr.dtype.kind in "iub" or arr.dtype == object:
@@ -423,7 +422,7 @@ def _in_format(x: Any, dtype: Any, argname: str = "x") -> tuple[np.ndarray, Form
     fmt = format_of(dtype)
     arr = to_numpy(x)
     if arr.dtype != fmt.dtype:
-        arr = np.asarray(reference.round_to(x, fmt.dtype))
+        arr = np.asarray(_exact.round_to(x, fmt.dtype))
     return arr, fmt, scalar
 
 
@@ -861,8 +860,8 @@ def summation(x: Any, method: str = "pairwise") -> Any:
         if special is not None:
             return special
         if method == "exact":
-            parts = reference._exact_sum_parts(arr)
-            rounded = reference._round_parts(parts, format_of(dtype))
+            parts = _exact.exact_sum_parts(arr)
+            rounded = _exact.round_parts(parts, format_of(dtype))
             return from_float64(rounded, format_of(dtype))[()]
         result = _compensated(arr, method)
         if result == 0 and np.signbit(arr).all():

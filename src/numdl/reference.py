@@ -24,7 +24,6 @@ References
 
 from __future__ import annotations
 
-import decimal
 import functools
 import math
 from collections.abc import Callable
@@ -36,126 +35,16 @@ import mpmath
 import numpy as np
 from mpmath import libmp
 
+from numdl import _exact
 from numdl._dtypes import (
     Format,
     format_of,
     from_float64,
     is_format_dtype,
-    round_float64_array,
-    round_scaled,
-    to_numpy,
 )
+from numdl._exact import round_to
 
 __all__ = ["evaluate", "exact", "exact_sum", "round_to", "ulp_error"]
-
-# Internal exact representation of one value: ("nan",), ("inf", negative) or
-# ("finite", negative, num, den, exp) meaning (-1)**negative * num / den * 2**exp with num >= 0, den > 0.
-_NAN = ("nan",)
-
-
-def _is_power_of_two(n: int) -> bool:
-    return n > 0 and n & (n - 1) == 0
-
-
-def _finite(negative: bool, num: int, den: int, exp: int = 0) -> tuple:
-    if den != 1 and _is_power_of_two(den):
-        exp -= den.bit_length() - 1
-        den = 1
-    return ("finite", bool(negative), num, den, exp)
-
-
-def _from_fraction(q: Fraction, negative_zero: bool = False) -> tuple:
-    if q == 0:
-        return _finite(negative_zero, 0, 1)
-    return _finite(q < 0, abs(q.numerator), q.denominator)
-
-
-_SPECIAL_STRINGS = {
-    "nan": _NAN,
-    "+nan": _NAN,
-    "-nan": _NAN,
-    "inf": ("inf", False),
-    "+inf": ("inf", False),
-    "infinity": ("inf", False),
-    "+infinity": ("inf", False),
-    "-inf": ("inf", True),
-    "-infinity": ("inf", True),
-}
-
-
-def _parts(v: Any, argname: str = "value") -> tuple:
-    """Exact representation of one scalar (see the comment on _NAN)."""
-    if isinstance(v, mpmath.mpc):
-        if v.imag != 0:
-            raise TypeError(f"{argname} must be real, got the complex mpmath value {v}")
-        v = v.real
-    if hasattr(v, "_mpf_"):
-        mpf_tuple = v._mpf_
-        if mpf_tuple == libmp.fnan:
-            return _NAN
-        if mpf_tuple in (libmp.finf, libmp.fninf):
-            return ("inf", mpf_tuple == libmp.fninf)
-        sign, man, exp, _ = mpf_tuple
-        return ("finite", bool(sign), int(man), 1, int(exp))
-    if isinstance(v, bool | np.bool_):
-        raise TypeError(f"{argname} must be a number, got the bool {v!r}")
-    if isinstance(v, int | np.integer):
-        v = int(v)
-        return ("finite", v < 0, abs(v), 1, 0)
-    if isinstance(v, np.ndarray) and v.ndim == 0:
-        return _parts(v[()], argname)
-    if isinstance(v, np.generic) and is_format_dtype(v.dtype):
-        v = float(v)  # exact: float64 holds every supported format (ml_dtypes scalars included)
-    if isinstance(v, float | np.floating):
-        if isinstance(v, np.floating) and not is_format_dtype(v.dtype):
-            num, den = v.as_integer_ratio() if np.isfinite(v) else (0, 0)  # e.g. longdouble
-            if den:
-                return _finite(num < 0, abs(int(num)), int(den))
-        f = float(v)  # exact for every supported format
-        if math.isnan(f):
-            return _NAN
-        if math.isinf(f):
-            return ("inf", f < 0)
-        num, den = f.as_integer_ratio()
-        return _finite(math.copysign(1.0, f) < 0, abs(num), den)
-    if isinstance(v, Fraction):
-        return _from_fraction(v)
-    if isinstance(v, decimal.Decimal):
-        if v.is_nan():
-            return _NAN
-        if v.is_infinite():
-            return ("inf", v < 0)
-        return _from_fraction(Fraction(v), v.is_signed())
-    if isinstance(v, str):
-        key = v.strip().lower()
-        if key in _SPECIAL_STRINGS:
-            return _SPECIAL_STRINGS[key]
-        try:
-            q = Fraction(key)
-        except ValueError:
-            raise ValueError(f"{argname}={v!r} is not a decimal or fraction string") from None
-        return _from_fraction(q, key.startswith("-"))
-    raise TypeError(
-        f"{argname} must be a real number (float, int, Fraction, Decimal, decimal string, mpmath "
-        f"mpf, NumPy scalar) or an array of them, got {type(v).__name__}"
-    )
-
-
-def _parts_to_fraction(p: tuple) -> Fraction:
-    _, negative, num, den, exp = p
-    q = Fraction(num << exp, den) if exp >= 0 else Fraction(num, den << -exp)
-    return -q if negative else q
-
-
-def _round_parts(p: tuple, fmt: Format) -> float:
-    if p[0] == "nan":
-        return math.nan
-    if p[0] == "inf":
-        value = fmt.overflow_value
-        return -value if p[1] else value
-    _, negative, num, den, exp = p
-    return round_scaled(negative, num, den, exp, fmt)
-
 
 def _mpf_from_parts(p: tuple) -> mpmath.mpf:
     if p[0] == "nan":
@@ -166,36 +55,6 @@ def _mpf_from_parts(p: tuple) -> mpmath.mpf:
     if den != 1:
         raise ValueError(f"{num}/{den} is not a binary fraction, so no mpf holds it exactly")
     return mpmath.mp.make_mpf(libmp.from_man_exp(-num if negative else num, exp))
-
-
-def _is_scalar(x: Any) -> bool:
-    return not isinstance(x, np.ndarray | list | tuple) and np.ndim(x) == 0 and not _is_tensor(x)
-
-
-def _is_tensor(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
-def _as_array(x: Any) -> np.ndarray:
-    arr = to_numpy(x)
-    if arr.dtype.kind in "US":
-        arr = arr.astype(object)
-    return arr
-
-
-def _elements(arr: np.ndarray) -> list:
-    """Flat list of Python scalars that convert exactly (float64 holds every supported format)."""
-    if arr.dtype == object:
-        return list(arr.ravel())
-    if is_format_dtype(arr.dtype):
-        return arr.astype(np.float64).ravel().tolist()
-    if arr.dtype.kind in "iu":
-        return [int(v) for v in arr.ravel().tolist()]
-    if arr.dtype.kind == "b":
-        raise TypeError("boolean arrays are not numbers here; convert them explicitly")
-    if arr.dtype.kind == "f":  # longdouble: keep NumPy scalars, converted exactly by _parts
-        return list(arr.ravel())
-    raise TypeError(f"arrays of dtype {arr.dtype} are not supported")
 
 
 def exact(x: Any) -> Any:
@@ -234,68 +93,16 @@ def exact(x: Any) -> Any:
     >>> exact(np.float32(0.1)) - exact(0.1)  # the two roundings of 0.1 differ by ~1.5e-9
     mpf('1.4901161138336505e-9')
     """
-    if _is_scalar(x):
+    if _exact.is_scalar(x):
         if isinstance(x, str):
             raise TypeError("x must be a number or an array of numbers, not a string")
-        return _mpf_from_parts(_parts(x, "x"))
-    arr = _as_array(x)
+        return _mpf_from_parts(_exact.parts(x, "x"))
+    arr = _exact.as_array(x)
     if arr.dtype == object and any(isinstance(v, str) for v in arr.ravel()):
         raise TypeError("x must be a number or an array of numbers, not strings")
     out = np.empty(arr.shape, dtype=object)
-    out.ravel()[:] = [_mpf_from_parts(_parts(v, "x")) for v in _elements(arr)]
+    out.ravel()[:] = [_mpf_from_parts(_exact.parts(v, "x")) for v in _exact.elements(arr)]
     return out
-
-
-def round_to(value: Any, dtype: Any) -> Any:
-    """Correctly round exact values to a floating-point format (to nearest, ties to even).
-
-    Parameters
-    ----------
-    value : mpmath.mpf, int, Fraction, Decimal, float, decimal string, array_like or torch.Tensor
-        The exact value(s).  Python ints, Fractions, Decimals and decimal strings (``"0.1"``,
-        ``"1/3"``, ``"-inf"``) are taken exactly; floats and float arrays are taken as their exact
-        binary values; an ``mpf`` as the dyadic number it holds.
-    dtype : dtype-like
-        Target format, see :func:`numdl.floats.as_dtype`.
-
-    Returns
-    -------
-    numpy scalar or numpy.ndarray
-        A scalar of `dtype` for scalar input, else an array of `dtype` with the input's shape.
-
-    Notes
-    -----
-    * Subnormals are produced with gradual underflow; a value at most half the smallest subnormal
-      rounds to zero (exactly half is a tie and goes to the even neighbour, zero).
-    * Overflow is decided after rounding with an unbounded exponent: a value at or beyond
-      ``max + ulp(max)/2`` becomes ``±inf``; ``float8_e4m3fn`` has no infinity and gives NaN, as its
-      ml_dtypes casts do (its threshold is 464: ``max = 448`` and ``464`` ties to 448).  ``±inf``
-      inputs give ``±inf``, or NaN in ``float8_e4m3fn``.
-    * Zero keeps its sign where the input has one (floats, ``"-0.0"``); mpf and int zeros are +0.
-    * The result equals NumPy's casts from float64 to float32 and float16, and ml_dtypes' casts
-      *from float32*.  ml_dtypes' casts from float64 to bfloat16 and float8 round twice (through
-      float32) and differ from this function on about one input in 2**30, e.g.
-      ``1 + 2**-8 + 2**-40`` -> bfloat16 is ``1.0078125`` here but ``1.0`` from
-      ``np.float64(...).astype(ml_dtypes.bfloat16)``.  Float arrays take a vectorised integer path;
-      other input is rounded element by element with Python integers.
-
-    Examples
-    --------
-    >>> from numdl.reference import round_to
-    >>> round_to("0.1", "float32"), round_to(2**-150, "float32"), round_to(1e39, "float32")
-    (np.float32(0.1), np.float32(0.0), np.float32(inf))
-    >>> float(round_to(465, "float8_e4m3fn")), float(round_to(464, "float8_e4m3fn"))
-    (nan, 448.0)
-    """
-    fmt = format_of(dtype)
-    if _is_scalar(value):
-        rounded = _round_parts(_parts(value), fmt)
-        return from_float64(rounded, fmt)[()]
-    arr = _as_array(value)
-    if is_format_dtype(arr.dtype):
-        return round_float64_array(arr.astype(np.float64), fmt)
-    rounded = [_round_parts(_parts(v), fmt) for v in _elements(arr)]
-    return from_float64(np.reshape(rounded, arr.shape), fmt)
 
 
 def _log2_floor(p: tuple) -> int:
@@ -316,7 +123,7 @@ def _scaled_float(n: int, k: int) -> float:
 
 def _ulp_error_one(c: tuple, e: tuple, fmt: Format) -> float:
     if c[0] != "finite":
-        r = _round_parts(e, fmt)
+        r = _exact.round_parts(e, fmt)
         if c[0] == "nan":
             return 0.0 if math.isnan(r) else math.inf
         return 0.0 if math.isinf(r) and (r < 0) == c[1] else math.inf
@@ -334,7 +141,7 @@ def _ulp_error_one(c: tuple, e: tuple, fmt: Format) -> float:
         cn = (c_num << (c_exp - low)) * (-1 if c_neg else 1)
         en = (e_num << (e_exp - low)) * (-1 if e_neg else 1)
         return _scaled_float(abs(cn - en), low - ulp_exp)
-    diff = abs(_parts_to_fraction(c) - _parts_to_fraction(e)) / Fraction(2) ** ulp_exp
+    diff = abs(_exact.parts_to_fraction(c) - _exact.parts_to_fraction(e)) / Fraction(2) ** ulp_exp
     try:
         return float(diff)
     except OverflowError:
@@ -398,85 +205,28 @@ def ulp_error(computed: Any, exact: Any) -> Any:
     >>> ulp_error(np.float32([0.1, np.inf]), ["0.1", 10**39])  # 10**39 overflows float32 too
     array([0.2, 0. ])
     """
-    c_arr = _as_array(computed)
+    c_arr = _exact.as_array(computed)
     if not is_format_dtype(c_arr.dtype):
         raise TypeError(
             f"computed must be floats of a supported format (its dtype sets the ULP), got dtype "
             f"{c_arr.dtype}"
         )
     fmt = format_of(c_arr.dtype, argname="computed.dtype")
-    e_arr = _as_array(exact)
+    e_arr = _exact.as_array(exact)
     try:
         shape = np.broadcast_shapes(c_arr.shape, e_arr.shape)
     except ValueError:
         raise ValueError(
             f"computed (shape {c_arr.shape}) and exact (shape {e_arr.shape}) do not broadcast"
         ) from None
-    c_list = _elements(np.broadcast_to(c_arr, shape))
-    e_list = _elements(np.broadcast_to(e_arr, shape))
+    c_list = _exact.elements(np.broadcast_to(c_arr, shape))
+    e_list = _exact.elements(np.broadcast_to(e_arr, shape))
     errors = [
-        _ulp_error_one(_parts(c, "computed"), _parts(e, "exact"), fmt)
+        _ulp_error_one(_exact.parts(c, "computed"), _exact.parts(e, "exact"), fmt)
         for c, e in zip(c_list, e_list, strict=True)
     ]
     out = np.array(errors, dtype=np.float64).reshape(shape)
     return float(out) if out.ndim == 0 else out
-
-
-# Terms per bincount pass: |hi| < 2**27, so 2**26 of them keep float64 partial sums below 2**53.
-_SUM_CHUNK = 1 << 26
-
-
-def _sum_integer(x64: np.ndarray) -> tuple[int, int]:
-    """``(S, B)`` with ``sum(x64) == S * 2**B`` exactly, for a finite float64 array.
-
-    Each value is ``M * 2**E`` with an integer ``|M| < 2**53`` (from ``frexp``).  ``M`` is split as
-    ``hi * 2**26 + lo`` with ``|hi| < 2**27`` and ``0 <= lo < 2**26``, and ``hi`` and ``lo`` are summed
-    per exponent with ``np.bincount``: its float64 partial sums are integers below ``2**53`` for up
-    to ``2**26`` terms, hence exact.  The at most ~2100 per-exponent sums are combined as Python ints.
-    """
-    total, base = 0, 0
-    for start in range(0, x64.size, _SUM_CHUNK):
-        part = x64[start : start + _SUM_CHUNK]
-        fraction, exponent = np.frexp(part)
-        m = (fraction * 2.0**53).astype(np.int64)  # exact: |fraction| < 1 has 53 bits
-        e = exponent.astype(np.int64) - 53
-        e_min = int(e.min())
-        index = e - e_min
-        hi = m >> 26
-        lo = m & ((1 << 26) - 1)
-        sum_hi = np.bincount(index, weights=hi.astype(np.float64))
-        sum_lo = np.bincount(index, weights=lo.astype(np.float64))
-        part_total = 0
-        for k in np.flatnonzero((sum_hi != 0) | (sum_lo != 0)).tolist():
-            part_total += ((int(sum_hi[k]) << 26) + int(sum_lo[k])) << k
-        # Bring the running total and this chunk to a common base exponent.
-        if start == 0:
-            total, base = part_total, e_min
-        elif e_min >= base:
-            total += part_total << (e_min - base)
-        else:
-            total = (total << (base - e_min)) + part_total
-            base = e_min
-    return total, base
-
-
-def _exact_sum_parts(arr: np.ndarray) -> tuple:
-    """Exact sum of a float array in the internal representation; IEEE rules for inf and NaN."""
-    x64 = arr.astype(np.float64, copy=False).ravel()
-    if x64.size == 0:
-        return _finite(False, 0, 1)
-    finite = np.isfinite(x64)
-    if not finite.all():
-        if np.isnan(x64).any():
-            return _NAN
-        has_pos = bool((x64 == np.inf).any())
-        has_neg = bool((x64 == -np.inf).any())
-        return _NAN if has_pos and has_neg else ("inf", has_neg)
-    total, base = _sum_integer(x64)
-    if total == 0:
-        # IEEE 754 6.3: an exact zero sum is +0 in round-to-nearest unless every term is -0.
-        return _finite(bool(np.signbit(x64).all()), 0, 1)
-    return _finite(total < 0, abs(total), 1, base)
 
 
 def exact_sum(x: Any) -> mpmath.mpf:
@@ -500,10 +250,10 @@ def exact_sum(x: Any) -> mpmath.mpf:
     rounded sum; :func:`numdl.floats.summation` with ``method="exact"`` does so and keeps the sign
     of an all ``-0`` sum.
     """
-    arr = _as_array(x)
+    arr = _exact.as_array(x)
     if not is_format_dtype(arr.dtype):
         raise TypeError(f"x must be an array of a supported float dtype, got dtype {arr.dtype}")
-    return _mpf_from_parts(_exact_sum_parts(arr))
+    return _mpf_from_parts(_exact.exact_sum_parts(arr))
 
 
 def _prec_bits(fmt: Format, dps: int | None) -> int:
@@ -585,7 +335,7 @@ def evaluate(
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    arrays = [_as_array(a) for a in args]
+    arrays = [_exact.as_array(a) for a in args]
     if dtype is None:
         float_dtypes = [a.dtype for a in arrays if is_format_dtype(a.dtype)]
         if not float_dtypes:
@@ -601,7 +351,7 @@ def evaluate(
     prec0 = _prec_bits(fmt, dps)
     shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
     columns = [
-        [_mpf_from_parts(_parts(v, "args")) for v in _elements(np.broadcast_to(a, shape))]
+        [_mpf_from_parts(_exact.parts(v, "args")) for v in _exact.elements(np.broadcast_to(a, shape))]
         for a in arrays
     ]
     results, values = [], []
@@ -609,11 +359,11 @@ def evaluate(
         prec = prec0
         with mpmath.workprec(prec):
             y = _real_or_nan(fn(*inputs))
-        r = _round_parts(_parts(y, "fn(...)"), fmt)
+        r = _exact.round_parts(_exact.parts(y, "fn(...)"), fmt)
         while True:
             with mpmath.workprec(2 * prec):
                 y2 = _real_or_nan(fn(*inputs))
-            r2 = _round_parts(_parts(y2, "fn(...)"), fmt)
+            r2 = _exact.round_parts(_exact.parts(y2, "fn(...)"), fmt)
             if _same_float(r, r2):
                 break
             prec *= 2
@@ -627,9 +377,9 @@ def evaluate(
     if not rounded:
         out = np.empty(shape, dtype=object)
         out.ravel()[:] = values
-        return out[()] if not args or all(_is_scalar(a) for a in args) else out
+        return out[()] if not args or all(_exact.is_scalar(a) for a in args) else out
     out = from_float64(np.reshape(results, shape), fmt)
-    return out[()] if not args or all(_is_scalar(a) for a in args) else out
+    return out[()] if not args or all(_exact.is_scalar(a) for a in args) else out
 
 
 # =============================================================================================
@@ -719,7 +469,7 @@ def _dd_div(ah: Any, al: Any, bh: Any, bl: Any) -> tuple[Any, Any]:
 
 def _dd_of(value: Any) -> tuple[float, float]:
     """An exact number (Fraction, mpf) as the double-double nearest to it."""
-    q = value if isinstance(value, Fraction) else _parts_to_fraction(_parts(value))
+    q = value if isinstance(value, Fraction) else _exact.parts_to_fraction(_exact.parts(value))
     hi = float(q)
     return hi, float(q - Fraction(hi))
 
@@ -861,7 +611,7 @@ def _dd_row_sum(th: np.ndarray, tl: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         return sh, sl, err
     sh, sl = np.empty(rows), np.empty(rows)
     for r in range(rows):
-        total, base = _sum_integer(np.concatenate([th[r], tl[r]]))
+        total, base = _exact.sum_integer(np.concatenate([th[r], tl[r]]))
         hi = _scaled_float(total, base) if total >= 0 else -_scaled_float(-total, base)
         hi_int = int(
             Fraction(hi) * Fraction(2) ** -base
@@ -958,7 +708,7 @@ class ExactArray:
         accurate to ``err`` (about ``2**-90`` relative), not exact.
         """
         fmt = format_of(self.dtype)
-        c = np.asarray(_as_array(computed), dtype=np.float64)
+        c = np.asarray(_exact.as_array(computed), dtype=np.float64)
         c = np.broadcast_to(c, self.shape)
         hi, lo, k = self.hi, self.lo, self.exp
         rounded, _ = self._rounded()
@@ -1001,7 +751,7 @@ def _exact_array(hi, lo, exp, err, dtype) -> ExactArray:
 
 def _float_input(x: Any, argname: str) -> tuple[np.ndarray, np.dtype]:
     """``(exact float64 values, the input's format)``; integers count as float64 (as in numdl)."""
-    arr = _as_array(x)
+    arr = _exact.as_array(x)
     if arr.dtype.kind == "b" or (arr.dtype.kind not in "iuf" and not is_format_dtype(arr.dtype)):
         raise TypeError(
             f"{argname} must be a real floating-point or integer array, got dtype {arr.dtype}"
@@ -1138,8 +888,8 @@ def _round_with_fallback(
     while todo.size:
         first = fallback(todo, prec)
         second = fallback(todo, 2 * prec)
-        r1 = np.array([_round_parts(_parts(_real_or_nan(v)), fmt) for v in first])
-        r2 = np.array([_round_parts(_parts(_real_or_nan(v)), fmt) for v in second])
+        r1 = np.array([_exact.round_parts(_exact.parts(_real_or_nan(v)), fmt) for v in first])
+        r2 = np.array([_exact.round_parts(_exact.parts(_real_or_nan(v)), fmt) for v in second])
         same = (r1 == r2) | (np.isnan(r1) & np.isnan(r2))
         value[todo[same]] = r2[same]
         if exact_values is not None:
@@ -1210,7 +960,7 @@ def _finish(
 
 
 def _is_float_dtype(x: Any) -> bool:
-    arr = _as_array(x)
+    arr = _exact.as_array(x)
     return is_format_dtype(arr.dtype)
 
 
@@ -1335,8 +1085,8 @@ def logsumexp(
             v1, _ = _lse_b_row(x2[r], b2[r], prec)
             while True:
                 v2, s2 = _lse_b_row(x2[r], b2[r], 2 * prec)
-                r1 = _round_parts(_parts(v1), fmt)
-                r2 = _round_parts(_parts(v2), fmt)
+                r1 = _exact.round_parts(_exact.parts(v1), fmt)
+                r2 = _exact.round_parts(_exact.parts(v2), fmt)
                 if _same_float(r1, r2) or prec > 40_000:
                     break
                 prec *= 2
@@ -1457,7 +1207,7 @@ def _elementwise(
 ) -> Any:
     """Evaluate `fn` in mpmath where every input is finite, and `special` (NumPy) elsewhere."""
     arrays, dtypes = [], []
-    scalar = all(_is_scalar(v) for v, _ in inputs)
+    scalar = all(_exact.is_scalar(v) for v, _ in inputs)
     for value, name in inputs:
         arr, dt = _float_input(value, name)
         arrays.append(arr)
@@ -1650,7 +1400,7 @@ def cross_entropy(
     x2, batch = _to_rows(x64, (ax,))
     rows, classes = x2.shape
     eps = float(label_smoothing)
-    t_arr = _as_array(target)
+    t_arr = _exact.as_array(target)
     if t_arr.dtype.kind in "iu":
         if t_arr.shape != batch:
             raise ValueError(
@@ -1860,7 +1610,7 @@ def binary_cross_entropy_with_logits(
             total = mpmath.fsum(vals.tolist())
             if reduction == "mean":
                 total = total / xs.size if xs.size else mpmath.mpf("nan")
-        r = _round_parts(_parts(_real_or_nan(total)), fmt)
+        r = _exact.round_parts(_exact.parts(_real_or_nan(total)), fmt)
         if previous is not None and _same_float(previous, r):
             break
         previous = r
@@ -2019,7 +1769,7 @@ def _ce_condition(x: np.ndarray, target: Any, **kwargs: Any) -> Any:
     rows, classes = x2.shape
     p = softmax(x2, -1, dtype=np.float64).astype(np.float64)
     ls = log_softmax(x2, -1, dtype=np.float64).astype(np.float64)
-    t_arr = _as_array(target)
+    t_arr = _exact.as_array(target)
     if t_arr.dtype.kind in "iu":
         t = t_arr.reshape(-1).astype(np.int64)
         ignored = t == ignore_index if ignore_index is not None else np.zeros(rows, bool)

@@ -22,12 +22,12 @@ $(BIN)/python:
 KERNEL_SOURCES := setup.py src/numdl/_kernels.c src/numdl/_kernels_impl.h src/numdl/_exp_table.h
 
 $(STAMP_BASE): pyproject.toml $(KERNEL_SOURCES) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable .
+	$(BIN)/python -m pip install --quiet --editable ".[tutorial]"
 	@touch $@
 
 # torch==2.13.0 is the CPU wheel found locally; any other version pulls GBs of CUDA.
 $(STAMP_TEST): pyproject.toml $(KERNEL_SOURCES) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable ".[test,torch]"
+	$(BIN)/python -m pip install --quiet --editable ".[tutorial,test,torch]"
 	@touch $@ $(STAMP_BASE)
 
 tutorial: $(STAMP_BASE)

@@ -133,3 +133,15 @@ def test_a_stop_signal_closes_the_port_and_leaves_no_process(numdl_home, sig):
     assert code == 0
     # within a few seconds: marimo's own shutdown, not the 5 s grace before SIGKILL
     assert seconds < 5
+
+
+def test_tutorial_without_its_extra_says_what_to_install(monkeypatch, capsys):
+    """The library installs without marimo and plotly; `numdl tutorial` then names the extra."""
+    import numdl.cli
+
+    monkeypatch.setattr(numdl.cli.importlib.util, "find_spec",
+                        lambda name: None if name == "marimo" else object())
+    assert numdl.cli.missing_tutorial_requirements() == ["marimo"]
+    assert main(["tutorial", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "marimo" in err and "numdl[tutorial]" in err

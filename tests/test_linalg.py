@@ -28,6 +28,7 @@ from numdl.linalg import (
 )
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
+U64_LINALG = float(np.finfo(np.float64).eps) / 2
 NORMAL = ("normal_inv", "normal_solve", "cholesky")
 STABLE = ("qr", "svd", "lapack")
 
@@ -568,3 +569,23 @@ def test_least_squares_problem_bad_arguments():
         least_squares_problem(10, 2, 1.0, tan_theta=-1.0, rng=rng)
     with pytest.raises(ValueError, match="kappa"):
         least_squares_problem(10, 2, 0.5, rng=rng)
+
+
+@pytest.mark.parametrize("name", ["normal_inv", "normal_solve", "cholesky", "qr", "svd", "lapack"])
+def test_each_public_solver_is_lstsqs_method(name):
+    import numdl.linalg as L
+
+    x, y, beta = least_squares_problem(40, 4, 10.0, rng=np.random.default_rng(2))
+    solution, info = getattr(L, f"solve_{name}")(x, y, 1e-12)
+    np.testing.assert_array_equal(solution, lstsq(x, y, method=name)[0])
+    assert (info is None) == (name not in ("svd", "lapack"))
+    assert np.abs(solution - beta).max() <= 100 * 10.0**2 * U64_LINALG
+
+
+def test_a_breakdown_is_a_linalg_error():
+    import numdl.linalg as L
+
+    singular = np.ones((5, 2))
+    with pytest.raises(np.linalg.LinAlgError):
+        L.solve_cholesky(singular, np.ones(5), 1e-12)
+    assert issubclass(L.LstsqBreakdown, np.linalg.LinAlgError)

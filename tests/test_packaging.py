@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,8 +64,8 @@ def test_manifest_ships_the_kernel_sources():
 _FALLBACK_SCRIPT = """
 import json, sys
 import numpy as np
-import numdl, numdl.stable
-out = {"file": numdl.__file__, "kernels": numdl.stable._KERNELS is not None}
+import numdl, numdl._engine.config
+out = {"file": numdl.__file__, "kernels": numdl._engine.config.settings.kernels is not None}
 try:
     import numdl._kernels
     out["importable"] = True
@@ -132,3 +134,51 @@ def test_without_a_c_compiler_numdl_installs_and_gives_the_same_answers(tmp_path
             for got in (fallback, here):
                 errors = np.asarray(ulp_error(got, exact), dtype=np.float64)
                 assert np.all(errors <= limit), (name, dtype, errors.max())
+
+
+def _requirements(wheel: zipfile.ZipFile) -> list[str]:
+    (meta,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    return [line.split(":", 1)[1].strip() for line in wheel.read(meta).decode().splitlines()
+            if line.startswith("Requires-Dist:")]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ ;\[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_the_library_installs_without_the_tutorial(wheel):
+    """`pip install numdl` is the library; marimo, plotly and platformdirs come with [tutorial]."""
+    requires = _requirements(wheel)
+    core = {_name(r) for r in requires if "extra ==" not in r}
+    assert core == {"numpy", "scipy", "mpmath", "ml-dtypes", "array-api-compat"}
+    tutorial = {_name(r) for r in requires if 'extra == "tutorial"' in r}
+    assert tutorial == {"marimo", "plotly", "platformdirs"}
+
+
+# An interpreter in which marimo, plotly and platformdirs cannot be imported, as after a plain
+# `pip install numdl`: the library works and `numdl tutorial` names the extra to install.
+_WITHOUT_TUTORIAL = r"""
+import importlib.abc, sys
+
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("marimo", "plotly", "platformdirs"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Absent())
+import numpy as np
+import numdl, numdl.debug, numdl.floats, numdl.init, numdl.linalg, numdl.losses
+import numdl.mixed_precision, numdl.norm, numdl.optim, numdl.reference, numdl.testing
+print(float(numdl.logsumexp(np.array([1000.0, 1000.0]))))
+from numdl.cli import main
+sys.exit(main(["tutorial", "--no-browser"]))
+"""
+
+
+def test_without_the_tutorial_extra_the_library_works_and_the_cli_says_what_is_missing():
+    proc = subprocess.run([sys.executable, "-c", _WITHOUT_TUTORIAL], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert float(proc.stdout) == 1000.0 + math.log(2)
+    assert "pip install 'numdl[tutorial]'" in proc.stderr and "marimo" in proc.stderr

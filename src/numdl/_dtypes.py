@@ -27,6 +27,7 @@ __all__ = [
     "as_dtype",
     "format_of",
     "from_float64",
+    "is_format_dtype",
     "round_float64_array",
     "round_scaled",
     "to_numpy",

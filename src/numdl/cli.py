@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import ipaddress
 import os
 import secrets
@@ -34,7 +35,14 @@ from urllib.parse import quote
 from numdl import _procs
 from numdl.tutorial.catalog import CHAPTERS, HOME_SLUG, available_chapters, notebook_dir, resolve
 
-__all__ = ["build_command", "choose_port", "is_loopback", "main"]
+__all__ = [
+    "TUTORIAL_REQUIRES",
+    "build_command",
+    "choose_port",
+    "is_loopback",
+    "main",
+    "missing_tutorial_requirements",
+]
 
 
 def is_loopback(host: str) -> bool:
@@ -105,13 +113,38 @@ def _wait_until_up(url: str, proc: subprocess.Popen, timeout: float) -> float:
     raise RuntimeError(f"the tutorial server did not answer within {timeout:.0f} s")
 
 
-def tutorial(args: argparse.Namespace) -> int:
+TUTORIAL_REQUIRES = ("marimo", "plotly")
+"""What the notebooks need beyond the library: the ``tutorial`` extra of the package."""
+
+
+def missing_tutorial_requirements() -> list[str]:
+    """The packages of :data:`TUTORIAL_REQUIRES` that are not installed."""
+    missing = []
+    for name in TUTORIAL_REQUIRES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # ValueError: sys.modules[name] is None (blocked)
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def _tutorial(args: argparse.Namespace) -> int:
     if args.list:
         for ch in CHAPTERS:
             mark = " " if ch.available else "-"
             print(f"{mark} {ch.number:>3}  {ch.title}  ({ch.slug})")
         print("\n(- : not written yet)")
         return 0
+    missing = missing_tutorial_requirements()
+    if missing:
+        print(
+            f"numdl: the tutorial needs {' and '.join(missing)}, which the library alone does not "
+            "install.  Install the tutorial extra:\n    pip install 'numdl[tutorial]'",
+            file=sys.stderr,
+        )
+        return 2
     host = args.host
     token = args.token_password
     if args.token and not token:
@@ -238,7 +271,7 @@ def _stop_server(proc: subprocess.Popen, grace: float = 5.0) -> None:
             signal.signal(sig, old)
 
 
-def progress(args: argparse.Namespace) -> int:
+def _progress(args: argparse.Namespace) -> int:
     from numdl.exercises import ProgressStore, exercises_for
 
     store = ProgressStore(args.home) if args.home else ProgressStore()
@@ -274,12 +307,12 @@ def _parser() -> argparse.ArgumentParser:
     tut.add_argument("--home", default=None, help="where progress is kept (default: $NUMDL_HOME)")
     tut.add_argument("--list", action="store_true", help="list the chapters and exit")
     tut.add_argument("--startup-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
-    tut.set_defaults(func=tutorial)
+    tut.set_defaults(func=_tutorial)
 
     prog = sub.add_parser("progress", help="show (or reset) your exercise progress")
     prog.add_argument("--home", default=None, help="progress folder (default: $NUMDL_HOME)")
     prog.add_argument("--reset", action="store_true", help="forget all progress")
-    prog.set_defaults(func=progress)
+    prog.set_defaults(func=_progress)
     return parser
 
 

@@ -40,12 +40,19 @@ import scipy.linalg
 __all__ = [
     "LSTSQ_METHODS",
     "LSTSQ_STATUS",
+    "LstsqBreakdown",
     "LstsqDiagnostics",
     "condition_number",
     "hilbert",
     "least_squares_problem",
     "lstsq",
     "matrix_with_condition",
+    "solve_cholesky",
+    "solve_lapack",
+    "solve_normal_inv",
+    "solve_normal_solve",
+    "solve_qr",
+    "solve_svd",
     "vandermonde",
 ]
 
@@ -485,38 +492,64 @@ class LstsqDiagnostics:
     unit_roundoff: float
 
 
-class _Failure(Exception):
-    """A method's breakdown, turned into status "failed" by :func:`lstsq`."""
+class LstsqBreakdown(np.linalg.LinAlgError):
+    """A least-squares method broke down (an exact zero pivot, a Cholesky factorization of a matrix
+    that is not numerically positive definite); :func:`lstsq` turns it into status "failed"."""
 
 
-def _solve_normal_inv(X, y, rcond):
+# The methods of lstsq, one function each, with the signature (X, y, rcond) -> (solution, svd_info):
+# svd_info is (rank, singular values) for the methods that compute them, else None.  rcond is the
+# relative rank tolerance; only the SVD methods use it.  X and y are already in the computation
+# dtype; errors raise LstsqBreakdown.
+
+
+def solve_normal_inv(X: np.ndarray, y: np.ndarray, rcond: float) -> tuple[np.ndarray, Any]:
+    """Least squares by the normal equations with an explicit inverse: ``inv(X^T X) @ (X^T y)``.
+
+    The textbook formula and the worst method: forming ``X^T X`` squares the condition number, and
+    the explicit inverse adds its own error, so the forward error grows like ``kappa(X)**2 u``.
+    `rcond` is unused.  Returns ``(solution, None)``; raises :class:`LstsqBreakdown` if ``X^T X``
+    is exactly singular.
+    """
     g = X.T @ X
     try:
         g_inv = np.linalg.inv(g)
     except np.linalg.LinAlgError:
-        raise _Failure(
+        raise LstsqBreakdown(
             "inv(X^T X) failed: the computed X^T X is exactly singular; use method='svd' or "
             "'lapack' for a rank-deficient X"
         ) from None
     return g_inv @ (X.T @ y), None
 
 
-def _solve_normal_solve(X, y, rcond):
+def solve_normal_solve(X: np.ndarray, y: np.ndarray, rcond: float) -> tuple[np.ndarray, Any]:
+    """Least squares by the normal equations solved with LU: ``solve(X^T X, X^T y)``.
+
+    No inverse, but ``X^T X`` still squares the condition number: error ~ ``kappa(X)**2 u``.
+    `rcond` is unused.  Returns ``(solution, None)``; raises :class:`LstsqBreakdown` on an exact
+    zero pivot.
+    """
     try:
         return np.linalg.solve(X.T @ X, X.T @ y), None
     except np.linalg.LinAlgError:
-        raise _Failure(
+        raise LstsqBreakdown(
             "solve(X^T X, X^T y) failed: LU met an exact zero pivot, the computed X^T X is "
             "singular; use method='svd' or 'lapack' for a rank-deficient X"
         ) from None
 
 
-def _solve_cholesky(X, y, rcond):
+def solve_cholesky(X: np.ndarray, y: np.ndarray, rcond: float) -> tuple[np.ndarray, Any]:
+    """Least squares by the normal equations with a Cholesky factorization ``X^T X = L L^T``.
+
+    The fast choice for well-conditioned problems (half the work of QR); error ~ ``kappa(X)**2 u``,
+    and the factorization fails once ``kappa(X)**2 u`` approaches 1.  `rcond` is unused.  Returns
+    ``(solution, None)``; raises :class:`LstsqBreakdown` if the factorization fails.
+    """
     g = X.T @ X
     try:
         chol = scipy.linalg.cholesky(g, lower=True, check_finite=False)
     except np.linalg.LinAlgError as exc:
-        raise _Failure(
+        raise LstsqBreakdown(
             f"Cholesky factorization of X^T X failed ({exc}): the computed X^T X is not "
             "numerically positive definite, which happens once kappa(X)**2 * u approaches 1; use "
             "method='qr', 'svd' or 'lapack'"
@@ -525,19 +558,30 @@ def _solve_cholesky(X, y, rcond):
     return scipy.linalg.solve_triangular(chol, z, lower=True, trans="T", check_finite=False), None
 
 
-def _solve_qr(X, y, rcond):
+def solve_qr(X: np.ndarray, y: np.ndarray, rcond: float) -> tuple[np.ndarray, Any]:
+    """Least squares by Householder QR, ``X = Q R``, then back substitution ``R x = Q^T y``.
+
+    Backward stable: the error is ~ ``kappa(X) u`` (plus ``kappa(X)**2 u tan(theta)`` for an
+    inconsistent problem, the problem's own sensitivity).  `rcond` is unused.  Returns
+    ``(solution, None)``; raises :class:`LstsqBreakdown` if R has an exact zero on its diagonal.
+    """
     q, r = scipy.linalg.qr(X, mode="economic", check_finite=False)  # Householder (LAPACK geqrf)
     try:
         # Back substitution with R, never inv(R): a triangular solve is backward stable.
         return scipy.linalg.solve_triangular(r, q.T @ y, lower=False, check_finite=False), None
     except np.linalg.LinAlgError:
-        raise _Failure(
+        raise LstsqBreakdown(
             "the triangular solve with R failed: R has an exact zero on its diagonal, X is rank "
             "deficient; use method='svd' or 'lapack'"
         ) from None
 
 
-def _solve_svd(X, y, rcond):
+def solve_svd(X: np.ndarray, y: np.ndarray, rcond: float) -> tuple[np.ndarray, Any]:
+    """Least squares by the SVD ``X = U S V^T``, dropping singular values ``<= rcond * s[0]``.
+
+    Backward stable, and the truncation gives the minimum-norm solution of a rank-deficient
+    problem.  Returns ``(solution, (rank, singular_values))``.
+    """
     u, s, vt = scipy.linalg.svd(X, full_matrices=False, check_finite=False)
     keep = s > rcond * s[0]
     r = int(keep.sum())
@@ -545,18 +589,26 @@ def _solve_svd(X, y, rcond):
     return vt[:r].T @ coeffs, (r, s)
 
 
-def _solve_lapack(X, y, rcond):
+def solve_lapack(X: np.ndarray, y: np.ndarray, rcond: float) -> tuple[np.ndarray, Any]:
+    """Least squares by LAPACK's ``gelsd`` (divide-and-conquer SVD), as ``numpy.linalg.lstsq`` and
+    ``scipy.linalg.lstsq``: singular values ``<= rcond * s[0]`` are treated as zero.  Returns
+    ``(solution, (rank, singular_values))``.
+    """
     x, _, r, s = scipy.linalg.lstsq(X, y, cond=rcond, lapack_driver="gelsd", check_finite=False)
     return x, (int(r), s)
 
 
+# Kept until the chapter 5b notebook shows the public names.
+_solve_normal_inv, _solve_cholesky, _solve_qr, _solve_svd = (
+    solve_normal_inv, solve_cholesky, solve_qr, solve_svd)
+
 _SOLVERS = {
-    "normal_inv": _solve_normal_inv,
-    "normal_solve": _solve_normal_solve,
-    "cholesky": _solve_cholesky,
-    "qr": _solve_qr,
-    "svd": _solve_svd,
-    "lapack": _solve_lapack,
+    "normal_inv": solve_normal_inv,
+    "normal_solve": solve_normal_solve,
+    "cholesky": solve_cholesky,
+    "qr": solve_qr,
+    "svd": solve_svd,
+    "lapack": solve_lapack,
 }
 
 
@@ -736,7 +788,7 @@ def lstsq(
     with np.errstate(all="ignore"):
         try:
             solution, svd_info = _SOLVERS[method](Xc, yc, rcond_used)
-        except _Failure as exc:
+        except LstsqBreakdown as exc:
             solution, svd_info, failure = None, None, str(exc)
     shape = (n, *yc.shape[1:])
     if failure is None and not np.isfinite(solution).all():

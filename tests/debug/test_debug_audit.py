@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import pytest
 
@@ -110,6 +111,15 @@ def test_figure_is_a_plotly_figure_of_the_ranges_against_the_limits():
     assert bar.base[k] + bar.x[k] == pytest.approx(12 / math.log(2))  # log2(exp(12))
     assert bar.marker.color[k] == "#d62728"  # red: does not fit float16
     assert len(fig.layout.shapes) == 2 * len(AUDIT_FORMATS)
+
+
+def test_without_plotly_the_figure_names_what_to_install(monkeypatch):
+    audit = precision_audit(ExpHead(), torch.zeros(1, 4), lambda y: y.mean())
+    for name in ("plotly", "plotly.graph_objects"):
+        monkeypatch.setitem(sys.modules, name, None)  # import of it raises ImportError
+    with pytest.raises(ImportError, match=r"numdl\[tutorial\]"):
+        audit.figure()
+    assert audit.report  # the audit itself needs no plotly
 
 
 def test_arguments_are_validated():

@@ -13,12 +13,20 @@ which formats a model's values fit.
                            two float8 formats, and a feasible float16 loss scale
 =========================  ===================================================================
 
-PyTorch is imported only when a PyTorch tool is used.
+The tools name the user's line: the innermost frame outside numdl, NumPy, torch and the standard
+library (:func:`register_user_code` adds folders that count as the user's although they sit inside
+one of those).  PyTorch is imported only when a PyTorch tool is used, plotly only by
+:func:`plot_precision_audit`.
 """
 
 from __future__ import annotations
 
-from numdl.debug._common import NonfiniteError, SourceLocation, ValueSummary
+from numdl.debug._common import (
+    NonfiniteError,
+    SourceLocation,
+    ValueSummary,
+    register_user_code,
+)
 from numdl.debug.audit import (
     AUDIT_FORMATS,
     AuditEntry,
@@ -50,5 +58,6 @@ __all__ = [
     "nonfinite_guard",
     "plot_precision_audit",
     "precision_audit",
+    "register_user_code",
     "trace_nonfinite",
 ]

@@ -19,7 +19,24 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NonfiniteError", "SourceLocation", "ValueSummary"]
+# The names the other debug modules share; the package re-exports the first four.
+__all__ = [
+    "NonfiniteError",
+    "SourceLocation",
+    "ValueSummary",
+    "backward_fix",
+    "base_name",
+    "domain_of",
+    "double_where_example",
+    "fix_for",
+    "frame_key",
+    "location_from_key",
+    "location_of",
+    "register_user_code",
+    "summarize_numpy",
+    "summarize_tensor",
+    "user_frame",
+]
 
 
 class NonfiniteError(FloatingPointError):
@@ -76,9 +93,9 @@ def _package_dir(module: Any) -> str | None:
 
 
 _NUMDL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-# The tutorial's notebooks live inside the package but are user code: a cell's line is exactly
-# what a learner wants named (under marimo, cells are compiled with the notebook's path).
-_TUTORIAL_DIR = _NUMDL_DIR + "tutorial" + os.sep
+# Folders inside an internal package whose frames are the user's all the same (see
+# register_user_code): code that ships inside a package but is what a user wants named.
+_user_dirs: tuple[str, ...] = ()
 _STDLIB_DIRS = tuple(
     {os.path.abspath(p) + os.sep for k in ("stdlib", "platstdlib") if (p := sysconfig.get_paths().get(k))}
 )
@@ -114,11 +131,34 @@ def _is_internal(code: CodeType) -> bool:
             hit = True
         else:
             path = os.path.abspath(name) if not name.startswith("<") else name
-            hit = (path.startswith(_internal_prefixes()) and not path.startswith(_TUTORIAL_DIR)) or (
+            hit = (path.startswith(_internal_prefixes()) and not path.startswith(_user_dirs)) or (
                 path.startswith(_STDLIB_DIRS) and "site-packages" not in path
             )
         _internal_code[code] = hit
     return hit
+
+
+def register_user_code(path: str | os.PathLike[str]) -> None:
+    """Treat frames from files under `path` as the user's code.
+
+    The debugging tools name the innermost line outside numdl, NumPy, torch and the standard
+    library.  Code that lives inside one of those packages but is what its reader wants named
+    (a notebook shipped inside a package, a model library vendored under ``site-packages/numdl``)
+    is registered here; the tutorial registers its notebook folder, whose cells marimo compiles
+    with the notebook's path.  Registering the same folder twice is harmless.
+
+    Raises
+    ------
+    TypeError
+        If `path` is not a str or path-like.
+    """
+    global _user_dirs
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    folder = os.path.abspath(os.fspath(path)).rstrip(os.sep) + os.sep
+    if folder not in _user_dirs:
+        _user_dirs = (*_user_dirs, folder)
+        _internal_code.clear()
 
 
 def user_frame(start: FrameType | None = None) -> FrameType | None:

@@ -620,8 +620,17 @@ def plot_precision_audit(audit: PrecisionAudit, *, phase: str | None = None) -> 
     Returns
     -------
     plotly.graph_objects.Figure
+
+    Raises
+    ------
+    ImportError
+        If plotly is not installed (it comes with ``pip install 'numdl[tutorial]'``).
     """
-    import plotly.graph_objects as go
+    try:
+        import plotly.graph_objects as go  # only here: the library does not depend on plotly
+    except ImportError as exc:
+        raise ImportError("plot_precision_audit draws with plotly, which is not installed: "
+                          "pip install plotly (or 'numdl[tutorial]')") from exc
 
     entries = [e for e in audit.entries if (phase is None or e.phase == phase)
                and not math.isnan(e.max_abs)]

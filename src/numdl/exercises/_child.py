@@ -23,6 +23,9 @@ from numdl._procs import set_parent_death_signal
 LEARNER_FILENAME = "<your code>"
 
 
+__all__ = ["main"]
+
+
 def _limit(memory_bytes: int, cpu_seconds: int, file_bytes: int) -> None:
     # RLIMIT_AS caps the address space: a 10 GB allocation fails with MemoryError
     # here instead of pushing the server's machine into swap.

@@ -15,7 +15,7 @@ from typing import Any
 import ml_dtypes  # noqa: F401  (registers bfloat16 and fp8 with NumPy)
 import numpy as np
 
-__all__ = ["decode", "encode"]
+__all__ = ["Unsupported", "decode", "encode"]
 
 _MAX_ELEMENTS = 1_000_000
 

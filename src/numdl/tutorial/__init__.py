@@ -4,3 +4,11 @@
 lists them; :mod:`numdl.tutorial.widgets` holds the pieces every chapter shares
 (the graded-exercise panel, the code viewer, the takeaways box).
 """
+
+from pathlib import Path
+
+from numdl.debug import register_user_code
+
+# A notebook's cells are compiled with the notebook's path: a NaN traced in a learner's cell names
+# that cell's line, although the notebooks ship inside the numdl package.
+register_user_code(Path(__file__).parent)

@@ -157,7 +157,8 @@ def test_no_cycles_inside_a_layer():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycle.extend(stack[stack.index(nxt):] + [node, nxt] if nxt in stack else [node, nxt])
+                path = [*stack, node]
+                cycle.extend([*path[path.index(nxt):], nxt])
                 return True
             if state.get(nxt) is None and dfs(nxt, [*stack, node]):
                 return True

@@ -11,6 +11,7 @@ so that the failure shows in the values.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "binary_cross_entropy",
@@ -32,12 +33,12 @@ __all__ = [
 ]
 
 
-def _floats(x):
+def _floats(x: ArrayLike) -> np.ndarray:
     x = np.asarray(x)
     return x.astype(np.float64) if x.dtype.kind in "iub" else x
 
 
-def softmax(x, axis: int = -1):
+def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     """softmax(x)_i = exp(x_i) / sum_j exp(x_j), with no shift.
 
     Fails: exp overflows to inf once x exceeds the dtype's exp threshold
@@ -51,7 +52,7 @@ def softmax(x, axis: int = -1):
         return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def log_of_product(p, axis=None):
+def log_of_product(p: ArrayLike, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
     """log(prod_i p_i), multiplying first.
 
     Fails: the product of many probabilities underflows to 0 (0.01^400 = 1e-800)
@@ -62,7 +63,7 @@ def log_of_product(p, axis=None):
         return np.log(np.prod(p, axis=axis))
 
 
-def one_minus_cos_ratio(x):
+def one_minus_cos_ratio(x: ArrayLike) -> np.ndarray:
     """(1 - cos x) / x^2, as written.
 
     Fails: for |x| below about sqrt(eps) (1.5e-8 in float64, 3.5e-4 in float32)
@@ -76,7 +77,7 @@ def one_minus_cos_ratio(x):
         return (1 - np.cos(x)) / (x * x)
 
 
-def logsumexp(x, axis=None):
+def logsumexp(x: ArrayLike, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
     """log(sum_i exp(x_i)), as written.
 
     Fails: exp overflows once any x_i exceeds the exp threshold (709.8 in float64,
@@ -88,7 +89,7 @@ def logsumexp(x, axis=None):
         return np.log(np.sum(np.exp(x), axis=axis))
 
 
-def logsumexp_max_shift(x, axis=None):
+def logsumexp_max_shift(x: ArrayLike, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
     """a + log(sum_i exp(x_i - a)), a = max x: the usual fix, without log1p.
 
     No overflow, but: the sum (at least 1) is formed in the input's dtype, so a
@@ -107,7 +108,7 @@ def logsumexp_max_shift(x, axis=None):
         )
 
 
-def softmax_max_shift(x, axis=-1):
+def softmax_max_shift(x: ArrayLike, axis: int = -1) -> np.ndarray:
     """exp(x_i - a) / sum_j exp(x_j - a), a = max x: the usual fix, in the input's dtype.
 
     No overflow, but: in float64 the shift x_i - a rounds, and exp turns the
@@ -121,7 +122,7 @@ def softmax_max_shift(x, axis=-1):
         return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     """log(softmax(x)), with the unshifted softmax above.
 
     Fails: wherever softmax fails (nan from overflow) and wherever a probability
@@ -134,7 +135,7 @@ def log_softmax(x, axis=-1):
         return np.log(softmax(_floats(x), axis=axis))
 
 
-def logaddexp(x1, x2):
+def logaddexp(x1: ArrayLike, x2: ArrayLike) -> np.ndarray:
     """log(exp(x1) + exp(x2)), as written.
 
     Fails: exp overflows above the exp threshold (both arguments 100 in float32 give
@@ -146,7 +147,7 @@ def logaddexp(x1, x2):
         return np.log(np.exp(x1) + np.exp(x2))
 
 
-def log1mexp(x):
+def log1mexp(x: ArrayLike) -> np.ndarray:
     """log(1 - exp(-|x|)), as written.
 
     Fails: for small |x|, 1 - exp(-|x|) cancels (x = 1e-20: exp rounds to 1, the
@@ -158,7 +159,7 @@ def log1mexp(x):
         return np.log(1 - np.exp(-np.abs(x)))
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> np.ndarray:
     """1 / (1 + exp(-x)), as written.
 
     Fails: exp(-x) overflows for x below minus the exp threshold, and the result is
@@ -170,7 +171,7 @@ def sigmoid(x):
         return 1 / (1 + np.exp(-x))
 
 
-def sigmoid_ratio(x):
+def sigmoid_ratio(x: ArrayLike) -> np.ndarray:
     """exp(x) / (1 + exp(x)), the other textbook form.
 
     Fails: exp(x) overflows for x above the exp threshold and inf / inf is nan
@@ -182,7 +183,7 @@ def sigmoid_ratio(x):
         return e / (1 + e)
 
 
-def log_sigmoid(x):
+def log_sigmoid(x: ArrayLike) -> np.ndarray:
     """log(1 / (1 + exp(-x))), as written.
 
     Fails: for very negative x, exp(-x) overflows and the result is log(0) = -inf
@@ -193,7 +194,7 @@ def log_sigmoid(x):
         return np.log(sigmoid(x))
 
 
-def softplus(x):
+def softplus(x: ArrayLike) -> np.ndarray:
     """log(1 + exp(x)), as written.
 
     Fails: exp(x) overflows for x above the exp threshold (inf instead of x); for
@@ -205,7 +206,7 @@ def softplus(x):
         return np.log(1 + np.exp(x))
 
 
-def cross_entropy(logits, target, axis: int = -1):
+def cross_entropy(logits: ArrayLike, target: ArrayLike, axis: int = -1) -> np.ndarray:
     """Mean of -log(softmax(logits)[target]) over the batch, from probabilities.
 
     `target` holds class indices (the logits' shape without `axis`).  Fails:
@@ -222,7 +223,7 @@ def cross_entropy(logits, target, axis: int = -1):
         return np.mean(-np.log(np.take_along_axis(p, t, axis=axis)))
 
 
-def binary_cross_entropy(logits, target):
+def binary_cross_entropy(logits: ArrayLike, target: ArrayLike) -> np.ndarray:
     """Mean of -(y log p + (1 - y) log(1 - p)), p = sigmoid(logits), from probabilities.
 
     Fails: p rounds to exactly 1 for logits above about 37 (float64), 17 (float32)
@@ -239,7 +240,7 @@ def binary_cross_entropy(logits, target):
 __all__ += ["variance"]
 
 
-def variance(x, axis=0):
+def variance(x: ArrayLike, axis: int | tuple[int, ...] | None = 0) -> np.ndarray:
     """Population variance as E[x^2] - E[x]^2, the one-pass textbook formula.
 
     Computed in x's dtype (NumPy's means; integers as float64).  Fails: the two
@@ -258,7 +259,7 @@ def variance(x, axis=0):
         return np.mean(x * x, axis=axis) - np.mean(x, axis=axis) ** 2
 
 
-def cross_entropy_probabilities(logits, probs, axis: int = -1):
+def cross_entropy_probabilities(logits: ArrayLike, probs: ArrayLike, axis: int = -1) -> np.ndarray:
     """Mean of -sum_c p_c log(softmax(logits)_c), from probabilities.
 
     Fails as :func:`cross_entropy`, and a masked class (logit -inf, so

@@ -26,11 +26,16 @@ from __future__ import annotations
 
 import html
 import threading
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import marimo as mo
 
 from numdl.exercises import Exercise, ProgressStore, Report, grade
+from numdl.tutorial.catalog import Chapter
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 # Tables in reports and on the home page: left-aligned, roomy rows (touch-friendly).
 _CSS = """<style>
@@ -211,7 +216,8 @@ def takeaways(*points: str) -> mo.Html:
     return mo.callout(mo.md(f"## Key takeaways\n\n{items}"), kind="success")
 
 
-def home_table(chapters, store: ProgressStore, exercises_for) -> mo.Html:
+def home_table(chapters: Sequence[Chapter], store: ProgressStore,
+               exercises_for: Callable[[str], Sequence[Exercise]]) -> mo.Html:
     """The home page's syllabus: chapter, what it teaches, link, exercise progress."""
     try:
         saved = store.all()
@@ -258,7 +264,7 @@ def show_source(*objects: Any, title: str | None = None) -> mo.Html:
     return mo.accordion({label: mo.md("\n\n".join(blocks))})
 
 
-def figure_layout(fig, height: int = 360, **kw):
+def figure_layout(fig: go.Figure, height: int = 360, **kw: Any) -> go.Figure:
     """The chapters' common plotly layout: compact margins, powers of ten written as powers."""
     kw.setdefault("margin", dict(l=10, r=10, t=30, b=10))
     fig.update_layout(height=height, **kw)

@@ -12,6 +12,7 @@ space (>= 0.1 here).
 from __future__ import annotations
 
 import doctest
+import importlib
 import math
 
 import numpy as np
@@ -605,6 +606,18 @@ def test_the_factor_convention():
 # -- docstrings -------------------------------------------------------------------------------------
 
 
-def test_doctests():
-    result = doctest.testmod(C, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted >= 10
+SUBMODULES = ["constraints", "sets", "kkt", "solvers", "problems", "ridge"]
+
+
+@pytest.mark.parametrize("name", ["__init__", *SUBMODULES])
+def test_doctests(name):
+    module = C if name == "__init__" else importlib.import_module(f"numdl.optim.constrained.{name}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted >= 1
+
+
+def test_doctests_exist():
+    total = sum(doctest.testmod(importlib.import_module(f"numdl.optim.constrained.{name}"),
+                                optionflags=doctest.NORMALIZE_WHITESPACE).attempted
+                for name in SUBMODULES)
+    assert total >= 10

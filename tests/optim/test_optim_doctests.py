@@ -7,8 +7,9 @@ import importlib
 
 import pytest
 
+# numdl.optim.constrained and its submodules: test_optim_constrained.py
 MODULES = ["__init__", "critical", "derivatives", "driver", "first_order", "problems", "rates",
-           "schedules", "second_order"]
+           "schedules", "second_order", "trajectory", "transforms", "validation"]
 
 
 @pytest.mark.parametrize("name", MODULES)

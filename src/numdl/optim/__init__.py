@@ -9,31 +9,64 @@ problems
 derivatives
     Gradients, Jacobians and Hessians of Python functions by finite differences and complex step;
     the truncation/rounding error curve.
+transforms
+    Gradient transformations that compose into optimizers as in optax: :func:`chain`,
+    :func:`clip_by_global_norm`, :func:`clip`, :func:`add_decayed_weights`, :func:`scale`,
+    :func:`scale_by_learning_rate`, :func:`scale_by_schedule`, :func:`trace`,
+    :func:`scale_by_adam`, :func:`scale_by_rms`, each an ``init``/``update`` pair
+    (:class:`GradientTransformation`) with a named state record; and gradient clipping on lists
+    of gradients (:func:`~numdl.optim.transforms.clip_grad_norm`, PyTorch's names).  Parameters
+    are one array, as everywhere in this package.
 first_order
     SGD, momentum, Nesterov, AdaGrad, RMSprop, Adam, AdamW as ``init``/``update`` pairs of pure
-    functions (optax convention: ``update`` returns the updates to *add*).
+    functions (optax convention: ``update`` returns the updates to *add*); sgd, momentum,
+    nesterov, adam and adamw are chains of ``transforms`` (:func:`adam_chain`), bit for bit the
+    same as written out.
 schedules
     Learning-rate schedules (functions of the step count).
 second_order
     Newton directions with damping, the BFGS update, the L-BFGS two-loop recursion and the strong
     Wolfe line search.
 driver
-    :func:`minimize`, the driver for every method, returning a frozen :class:`OptimizeResult` with a
-    :class:`Status` from one table.
+    :func:`minimize`, the driver for every method (a name, or any
+    :class:`GradientTransformation`), returning a frozen :class:`OptimizeResult` with a
+    :class:`Status` from one table; the shorthands :func:`newton`, :func:`bfgs`, :func:`lbfgs`.
+trajectory
+    :class:`~numdl.optim.trajectory.Trajectory`, the bounded record of iterates that
+    :func:`minimize` and :func:`minimize_constrained` share.
 critical
     :func:`classify_critical_point` and :func:`find_critical_points`.
 rates
     Gradient descent on a quadratic in closed form: :func:`quadratic_rates`,
     :func:`optimal_gradient_step`, :func:`quadratic_gd_iterates`.
 constrained
-    :func:`minimize_constrained` (augmented Lagrangian, projected gradient, quadratic penalty),
-    :func:`kkt_residuals`, exact projections onto a box, a ball and the simplex, and weight decay
-    as a norm constraint (:func:`ridge_radius`, :func:`ridge_penalty_for_radius`).
+    A package: :func:`minimize_constrained` (augmented Lagrangian, projected gradient, quadratic
+    penalty), :func:`kkt_residuals`, exact projections onto a box, a ball and the simplex, and
+    weight decay as a norm constraint (:func:`ridge_radius`, :func:`ridge_penalty_for_radius`),
+    in the submodules ``constraints``, ``sets``, ``kkt``, ``solvers``, ``problems``, ``ridge``.
+validation
+    The argument checks the modules share (each error names its argument).
+
+Layers, lowest first (each module imports only from those before it; checked by
+``tests/optim/test_optim_layers.py``): ``validation``, ``schedules``, ``problems``,
+``derivatives``, ``rates``, ``second_order``, ``trajectory`` (no imports within the package);
+``critical``; ``transforms``; ``first_order``; ``driver``; ``constrained``.  ``import numdl.optim``
+loads neither mpmath (only :func:`~numdl.optim.derivatives.step_error_curve`'s
+``exact="mpmath"`` does) nor plotting or notebook libraries.
+
+>>> import numpy as np
+>>> from numdl.optim import chain, clip_by_global_norm, minimize, scale_by_adam
+>>> from numdl.optim import scale_by_learning_rate
+>>> from numdl.optim.problems import rosenbrock
+>>> opt = chain(clip_by_global_norm(10.0), scale_by_adam(), scale_by_learning_rate(0.02))
+>>> r = minimize(rosenbrock(), [-1.0, 1.0], method=opt, max_iter=5000, tol=1e-4)
+>>> r.status.value, bool(np.allclose(r.x, [1.0, 1.0], atol=1e-3))
+('converged', True)
 """
 
 from __future__ import annotations
 
-from numdl.optim import constrained, derivatives, problems, schedules
+from numdl.optim import constrained, derivatives, problems, schedules, transforms
 from numdl.optim.constrained import (
     CONSTRAINED_METHODS,
     Affine,
@@ -64,7 +97,10 @@ from numdl.optim.driver import (
     IterationInfo,
     OptimizeResult,
     Status,
+    bfgs,
+    lbfgs,
     minimize,
+    newton,
 )
 from numdl.optim.first_order import (
     OPTIMIZERS,
@@ -76,6 +112,7 @@ from numdl.optim.first_order import (
     SgdState,
     adagrad,
     adam,
+    adam_chain,
     adamw,
     apply_updates,
     momentum,
@@ -102,13 +139,28 @@ from numdl.optim.schedules import (
 from numdl.optim.second_order import (
     LineSearchResult,
     NewtonDirection,
-    bfgs,
     bfgs_update,
-    lbfgs,
     lbfgs_direction,
-    newton,
     newton_direction,
     wolfe_line_search,
+)
+from numdl.optim.transforms import (
+    ClipByGlobalNormState,
+    EmptyState,
+    ScaleByAdamState,
+    ScaleByRmsState,
+    ScaleByScheduleState,
+    TraceState,
+    add_decayed_weights,
+    chain,
+    clip,
+    clip_by_global_norm,
+    scale,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_rms,
+    scale_by_schedule,
+    trace,
 )
 
 __all__ = [
@@ -125,9 +177,11 @@ __all__ = [
     "Ball",
     "Box",
     "Classification",
+    "ClipByGlobalNormState",
     "ConstrainedResult",
     "ConvexSet",
     "CriticalPoint",
+    "EmptyState",
     "Equality",
     "GradientTransformation",
     "Inequality",
@@ -140,17 +194,26 @@ __all__ = [
     "Problem",
     "QuadraticRates",
     "RmspropState",
+    "ScaleByAdamState",
+    "ScaleByRmsState",
+    "ScaleByScheduleState",
     "Schedule",
     "SgdState",
     "Simplex",
     "Status",
+    "TraceState",
     "adagrad",
     "adam",
+    "adam_chain",
     "adamw",
+    "add_decayed_weights",
     "apply_updates",
     "bfgs",
     "bfgs_update",
+    "chain",
     "classify_critical_point",
+    "clip",
+    "clip_by_global_norm",
     "constant_schedule",
     "constrained",
     "cosine_schedule",
@@ -179,9 +242,16 @@ __all__ = [
     "ridge_radius",
     "ridge_solution",
     "rmsprop",
+    "scale",
+    "scale_by_adam",
+    "scale_by_learning_rate",
+    "scale_by_rms",
+    "scale_by_schedule",
     "schedules",
     "sgd",
     "step_schedule",
+    "trace",
+    "transforms",
     "warmup_cosine_schedule",
     "wolfe_line_search",
 ]

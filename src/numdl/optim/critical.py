@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from numdl.optim.problems import CriticalPoint
 
@@ -66,7 +67,7 @@ def _hessian_matrix(hessian: Any) -> np.ndarray:
     return (H + H.T) / 2
 
 
-def classify_critical_point(hessian: Any, *, tol: float | None = None) -> Classification:
+def classify_critical_point(hessian: ArrayLike, *, tol: float | None = None) -> Classification:
     """Classify a critical point by the signs of its Hessian's eigenvalues.
 
     Parameters
@@ -147,7 +148,7 @@ def _newton_root(grad, hess, x: np.ndarray, tol: float, max_iter: int, max_step:
     return (x, gn) if gn <= tol else None
 
 
-def find_critical_points(problem: Any, box: Any = None, *, n_starts: int = 64,
+def find_critical_points(problem: Any, box: ArrayLike | None = None, *, n_starts: int = 64,
                          rng: np.random.Generator, tol: float = 1e-8,
                          eig_tol: float | None = None,
                          max_iter: int = 100) -> tuple[CriticalPoint, ...]:

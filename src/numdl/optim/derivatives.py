@@ -51,8 +51,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import mpmath
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = [
     "METHODS",
@@ -92,7 +92,7 @@ def _as_x(x: Any) -> np.ndarray:
     return arr
 
 
-def default_step(method: str, dtype: Any = np.float64, *, order: int = 1) -> float:
+def default_step(method: str, dtype: DTypeLike = np.float64, *, order: int = 1) -> float:
     """The default relative step ``eps**k`` of `method` for derivatives of the given `order`.
 
     See the table in the module docstring: ``k = 1/2, 1/3, 1/5, 1`` for first derivatives with
@@ -100,6 +100,13 @@ def default_step(method: str, dtype: Any = np.float64, *, order: int = 1) -> flo
 
     >>> round(default_step("central"), 9)
     6.055e-06
+
+    Raises
+    ------
+    ValueError
+        If `method` is unknown or `order` is not 1 or 2.
+    TypeError
+        If `dtype` is not float32 or float64.
     """
     _check_method(method)
     if order not in (1, 2):
@@ -143,8 +150,52 @@ def _complex_out(out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _first_derivatives(f: Callable, x: np.ndarray, method: str, step: Any) -> np.ndarray:
-    """Columns ``df/dx_i`` stacked on the last axis: shape ``f(x).shape + x.shape``."""
+def jacobian(f: Callable[[np.ndarray], Any], x: ArrayLike, *, method: str = "central",
+             step: float | None = None) -> np.ndarray:
+    """The Jacobian ``J[..., i] = d f(x)[...] / d x_i`` by finite differences or complex step.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> array_like`` of any shape.  For ``method="complex"`` it must accept complex
+        input and be analytic (see the module docstring).
+    x : array_like
+        Point, float32 or float64 (integers become float64), any shape.
+    method : {"forward", "central", "richardson", "complex"}
+        Difference formula.
+    step : float, optional
+        Relative step ``h``; coordinate ``i`` moves by ``h * max(1, |x_i|)``.  Default: the
+        dtype-dependent step of the module table.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``f(x).shape + x.shape``; for ``f: R^n -> R^m`` the usual ``(m, n)`` matrix.
+
+    Raises
+    ------
+    ValueError
+        If `method` is unknown, `x` is empty or not finite, `step` is not a number > 0, or (complex
+        step) `f` returned a real result for a complex input.
+    TypeError
+        If `x` is not float32, float64 or integer.
+
+    Notes
+    -----
+    This is the engine of :func:`gradient` too: one column ``df/dx_i`` per coordinate, from
+    ``x +- h_i e_i`` (the real steps made exactly representable) or ``x + i h e_i``.  Costs ``n + 1`` (forward), ``2n`` (central), ``4n`` (Richardson) or ``n`` (complex) calls of
+    `f`.  The Hessian of a function whose gradient you have is ``jacobian(grad, x)``; symmetrize it
+    with ``(J + J.T) / 2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> J = jacobian(lambda v: np.array([v[0] * v[1], np.sin(v[0])]), [1.0, 2.0], method="complex")
+    >>> np.allclose(J, [[2.0, 1.0], [np.cos(1.0), 0.0]], rtol=1e-15)
+    True
+    """
+    _check_method(method)
+    x = _as_x(x)
     flat = x.ravel()
     n = flat.size
     hs = _steps(flat, method, step, order=1)
@@ -181,46 +232,10 @@ def _first_derivatives(f: Callable, x: np.ndarray, method: str, step: Any) -> np
     return out.reshape(out.shape[:-1] + x.shape)
 
 
-def jacobian(f: Callable[[np.ndarray], Any], x: Any, *, method: str = "central",
-             step: float | None = None) -> np.ndarray:
-    """The Jacobian ``J[..., i] = d f(x)[...] / d x_i`` by finite differences or complex step.
-
-    Parameters
-    ----------
-    f : callable
-        ``f(x) -> array_like`` of any shape.  For ``method="complex"`` it must accept complex
-        input and be analytic (see the module docstring).
-    x : array_like
-        Point, float32 or float64 (integers become float64), any shape.
-    method : {"forward", "central", "richardson", "complex"}
-        Difference formula.
-    step : float, optional
-        Relative step ``h``; coordinate ``i`` moves by ``h * max(1, |x_i|)``.  Default: the
-        dtype-dependent step of the module table.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``f(x).shape + x.shape``; for ``f: R^n -> R^m`` the usual ``(m, n)`` matrix.
-
-    Notes
-    -----
-    Costs ``n + 1`` (forward), ``2n`` (central), ``4n`` (Richardson) or ``n`` (complex) calls of
-    `f`.  The Hessian of a function whose gradient you have is ``jacobian(grad, x)``; symmetrize it
-    with ``(J + J.T) / 2``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> J = jacobian(lambda v: np.array([v[0] * v[1], np.sin(v[0])]), [1.0, 2.0], method="complex")
-    >>> np.allclose(J, [[2.0, 1.0], [np.cos(1.0), 0.0]], rtol=1e-15)
-    True
-    """
-    _check_method(method)
-    return _first_derivatives(f, _as_x(x), method, step)
+_first_derivatives = jacobian  # alias kept until the notebooks are updated
 
 
-def gradient(f: Callable[[np.ndarray], Any], x: Any, *, method: str = "central",
+def gradient(f: Callable[[np.ndarray], Any], x: ArrayLike, *, method: str = "central",
              step: float | None = None) -> np.ndarray:
     """The gradient of a scalar function by finite differences or complex step.
 
@@ -230,6 +245,11 @@ def gradient(f: Callable[[np.ndarray], Any], x: Any, *, method: str = "central",
     -------
     numpy.ndarray
         Same shape as `x`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for :func:`jacobian`; also ``ValueError`` if `f` does not return a scalar.
 
     Examples
     --------
@@ -257,7 +277,7 @@ def gradient(f: Callable[[np.ndarray], Any], x: Any, *, method: str = "central",
     """
     _check_method(method)
     xx = _as_x(x)
-    out = _first_derivatives(f, xx, method, step)
+    out = jacobian(f, xx, method=method, step=step)
     if out.shape != xx.shape:
         if out.size == xx.size:
             return out.reshape(xx.shape)
@@ -266,7 +286,7 @@ def gradient(f: Callable[[np.ndarray], Any], x: Any, *, method: str = "central",
     return out
 
 
-def hessian(f: Callable[[np.ndarray], Any], x: Any, *, method: str = "central",
+def hessian(f: Callable[[np.ndarray], Any], x: ArrayLike, *, method: str = "central",
             step: float | None = None) -> np.ndarray:
     """The Hessian of a scalar function of a vector by second differences.
 
@@ -285,6 +305,12 @@ def hessian(f: Callable[[np.ndarray], Any], x: Any, *, method: str = "central",
     -------
     numpy.ndarray, shape (n, n)
         Symmetric.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for :func:`jacobian`; also ``ValueError`` if `x` is not a vector or `f` does not return
+        a scalar.
 
     Notes
     -----
@@ -396,6 +422,8 @@ class StepErrorCurve:
 
 def _mpmath_gradient(f: Callable, x: np.ndarray, dps: int = 40) -> np.ndarray:
     """Gradient by mpmath.diff on an object array of mpf (f must use operators/mpmath only)."""
+    import mpmath  # only here: ``import numdl.optim`` must not pay for mpmath
+
     flat = x.astype(np.float64).ravel()
     out = np.empty(flat.size)
     with mpmath.workdps(dps):
@@ -410,8 +438,9 @@ def _mpmath_gradient(f: Callable, x: np.ndarray, dps: int = 40) -> np.ndarray:
     return out.reshape(x.shape)
 
 
-def step_error_curve(f: Callable[[np.ndarray], Any], x: Any, method: str, steps: Any, *,
-                     exact: Any = None) -> StepErrorCurve:
+def step_error_curve(f: Callable[[np.ndarray], Any], x: ArrayLike, method: str, steps: ArrayLike, *,
+                     exact: ArrayLike | Callable[[np.ndarray], Any] | str | None = None
+                     ) -> StepErrorCurve:
     """The error of :func:`gradient` against the step size: the V of truncation and rounding.
 
     For large steps the truncation error dominates and falls like ``h``, ``h^2`` or ``h^4``; for
@@ -439,6 +468,12 @@ def step_error_curve(f: Callable[[np.ndarray], Any], x: Any, method: str, steps:
     Returns
     -------
     StepErrorCurve
+
+    Raises
+    ------
+    ValueError
+        If `steps` is empty or not all finite and ``> 0``, `exact` is an unknown string or an
+        array of the wrong shape, or ``exact="complex"`` and `f` cannot take complex input.
 
     Examples
     --------

@@ -1,5 +1,10 @@
 """``minimize``: one driver for every method, one result record, one table of statuses.
 
+:func:`newton`, :func:`bfgs` and :func:`lbfgs` are shorthands for it (they live here, not in
+:mod:`~numdl.optim.second_order`, so that the directions and line search there import nothing of
+the driver).  A first-order method is named (``method="adam"``, with ``lr=``) or given as a
+:class:`~numdl.optim.transforms.GradientTransformation` (``method=chain(...)``).
+
 >>> import numpy as np
 >>> from numdl.optim import minimize
 >>> from numdl.optim.problems import rosenbrock
@@ -18,6 +23,14 @@ curvature 100) is stable below ``lr = 2/100`` and explodes above it.
 >>> r = minimize(q, [1.0, 1.0], method="gd", lr=0.021, max_iter=2000)
 >>> r.status.value, r.reason, r.nit < 2000
 ('diverged', 'exploded', True)
+
+An optimizer composed of :mod:`~numdl.optim.transforms` runs like a named one:
+
+>>> from numdl.optim.transforms import chain, clip_by_global_norm, scale_by_learning_rate, trace
+>>> opt = chain(clip_by_global_norm(1.0), trace(0.9), scale_by_learning_rate(0.01))
+>>> r = minimize(q, [1.0, 1.0], method=opt, max_iter=2000)
+>>> r.status.value, r.method
+('converged', 'gradient_transformation')
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from numdl.optim import derivatives
 from numdl.optim.first_order import OPTIMIZERS
@@ -42,16 +56,25 @@ from numdl.optim.second_order import (
     newton_direction,
     wolfe_line_search,
 )
+from numdl.optim.trajectory import Trajectory, trajectory_capacity
+from numdl.optim.transforms import GradientTransformation
 
 __all__ = [
+    "DEFAULT_MAX_ITER",
     "DEFAULT_TOL",
     "DIVERGENCE_FACTOR",
+    "FIRST_ORDER_METHODS",
     "MESSAGES",
     "METHODS",
+    "SECOND_ORDER_METHODS",
+    "TRANSFORMATION_METHOD",
     "IterationInfo",
     "OptimizeResult",
     "Status",
+    "bfgs",
+    "lbfgs",
     "minimize",
+    "newton",
 ]
 
 
@@ -115,6 +138,8 @@ FIRST_ORDER_METHODS: tuple[str, ...] = ("gd", "momentum", "nesterov", "adagrad",
                                         "adamw")
 SECOND_ORDER_METHODS: tuple[str, ...] = ("newton", "bfgs", "lbfgs")
 METHODS: tuple[str, ...] = FIRST_ORDER_METHODS + SECOND_ORDER_METHODS
+TRANSFORMATION_METHOD = "gradient_transformation"
+"""``OptimizeResult.method`` of a run whose `method` was a :class:`GradientTransformation`."""
 
 DEFAULT_TOL: Mapping[np.dtype, float] = MappingProxyType({
     np.dtype(np.float64): 1e-6,
@@ -124,7 +149,6 @@ DEFAULT_TOL: Mapping[np.dtype, float] = MappingProxyType({
 x of order 1; float32 gradients carry rounding errors near ``1e-7 |H| |x|``."""
 
 DEFAULT_MAX_ITER = 1000
-_TRAJECTORY_FLOATS = 2**20  # 8 MiB of float64 for the default trajectory cap
 
 
 class IterationInfo(NamedTuple):
@@ -168,7 +192,7 @@ class OptimizeResult:
         ``status is Status.CONVERGED``; checked after the non-finite test, so a NaN result is never
         a success.
     method : str
-        The method used.
+        The method used (``"gradient_transformation"`` for an optimizer given as an object).
     tol : float
         The gradient-norm tolerance used.
     trajectory : numpy.ndarray, shape (k, n)
@@ -199,35 +223,6 @@ class OptimizeResult:
     trajectory: np.ndarray
     trajectory_fun: np.ndarray
     trajectory_iter: np.ndarray
-
-
-class _Trajectory:
-    """Keeps every ``stride``-th iterate, doubling the stride when more than ``cap`` are held."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = max(2, cap)
-        self.stride = 1
-        self.rows: list[tuple[int, np.ndarray, float]] = []
-        self.last: tuple[int, np.ndarray, float] | None = None
-
-    def add(self, k: int, x: np.ndarray, f: float) -> None:
-        self.last = (k, x, f)
-        if k % self.stride == 0:
-            self.rows.append(self.last)
-            while len(self.rows) > self.cap - 1:  # one row is kept free for the final iterate
-                self.stride *= 2
-                self.rows = [r for r in self.rows if r[0] % self.stride == 0]
-
-    def arrays(self, n: int, dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = list(self.rows)
-        if self.last is not None and (not rows or rows[-1][0] != self.last[0]):
-            rows.append(self.last)
-        xs = np.array([r[1] for r in rows], dtype=dtype).reshape(len(rows), n)
-        fs = np.array([r[2] for r in rows], dtype=np.float64)
-        ks = np.array([r[0] for r in rows], dtype=np.int64)
-        for a in (xs, fs, ks):
-            a.setflags(write=False)
-        return xs, fs, ks
 
 
 class _Objective:
@@ -472,12 +467,12 @@ def _check_options(factory: Callable, options: dict, method: str) -> None:
 
 def minimize(
     fun: Callable[[np.ndarray], Any] | Problem,
-    x0: Any,
+    x0: ArrayLike,
     *,
-    method: str,
+    method: str | GradientTransformation,
     grad: Callable[[np.ndarray], Any] | bool | None = None,
     hess: Callable[[np.ndarray], Any] | None = None,
-    lr: Any = None,
+    lr: float | Callable[[int], float] | None = None,
     schedule: Callable[[int], float] | None = None,
     max_iter: int = DEFAULT_MAX_ITER,
     tol: float | None = None,
@@ -495,11 +490,16 @@ def minimize(
         supplies its analytic gradient and Hessian unless `grad`/`hess` are given.
     x0 : array_like
         Start point, float32 or float64 (integers become float64); the run keeps its dtype.
-    method : str
+    method : str or GradientTransformation
         ``"gd"`` (plain gradient descent), ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
         ``"rmsprop"``, ``"adam"``, ``"adamw"`` (the optimizers of
         :mod:`numdl.optim.first_order`, one update per iteration, no line search), or
-        ``"newton"``, ``"bfgs"``, ``"lbfgs"`` (with a strong Wolfe line search).
+        ``"newton"``, ``"bfgs"``, ``"lbfgs"`` (with a strong Wolfe line search).  Or an optimizer
+        itself: any :class:`~numdl.optim.transforms.GradientTransformation` whose updates are to
+        be added to x, e.g. ``chain(clip_by_global_norm(1.0), scale_by_adam(),
+        scale_by_learning_rate(0.01))`` or ``adam(0.01)`` (:mod:`numdl.optim.transforms`); its
+        hyperparameters are its own, so `lr`, `schedule` and `options` are refused, and the
+        result's ``method`` is ``"gradient_transformation"``.
     grad : callable, True or None
         ``grad(x) -> array`` shaped like `x0`; ``True`` if `fun` returns ``(f, g)``; ``None`` for
         central finite differences (:func:`numdl.optim.derivatives.gradient`, method
@@ -526,13 +526,18 @@ def minimize(
         ``"eigen"``, or ``None``) and ``line_search`` (default True) for ``"newton"``.
     max_trajectory : int, optional
         Largest number of rows of ``trajectory``; default ``min(10_000, 2**20 // n)`` (at most
-        8 MiB of float64), and at least 2.
+        8 MiB of float64), and at least 2 (:func:`~numdl.optim.trajectory.trajectory_capacity`).
     fd_method : str
         Finite-difference method when `grad` is None.
 
     Returns
     -------
     OptimizeResult
+
+    Raises
+    ------
+    TypeError, ValueError
+        For bad arguments only (named in the message): how the run ended is its ``status``.
 
     Notes
     -----
@@ -551,8 +556,9 @@ def minimize(
         hess = problem.hessian if hess is None else hess
     if not callable(fun):
         raise TypeError(f"fun must be callable or a Problem, got {type(fun).__name__}")
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method={method!r} is not one of {METHODS}")
+    transformation = isinstance(method, GradientTransformation)
+    if not transformation and (not isinstance(method, str) or method not in METHODS):
+        raise ValueError(f"method={method!r} is not one of {METHODS} or a GradientTransformation")
     if not (grad is None or grad is True or callable(grad)):
         raise TypeError("grad must be callable, True (fun returns (f, g)) or None")
     if hess is not None and not callable(hess):
@@ -579,17 +585,17 @@ def minimize(
             not tol >= 0:
         raise ValueError(f"tol must be a number >= 0, got {tol!r}")
     tol = float(tol)
-    if max_trajectory is None:
-        cap = min(10_000, max(2, _TRAJECTORY_FLOATS // n))
-    elif isinstance(max_trajectory, bool) or not isinstance(max_trajectory, int | np.integer) or \
-            max_trajectory < 2:
-        raise ValueError(f"max_trajectory must be an integer >= 2, got {max_trajectory!r}")
-    else:
-        cap = int(max_trajectory)
+    cap = trajectory_capacity(max_trajectory, n)
     opts = dict(options or {})
 
     obj = _Objective(fun, grad, hess, dtype, x.shape, fd_method)
-    if method in FIRST_ORDER_METHODS:
+    if transformation:
+        if lr is not None or schedule is not None or opts:
+            raise ValueError("method=<a GradientTransformation> carries its own learning rate and "
+                             "hyperparameters; lr, schedule and options are for a method name")
+        stepper: Any = _FirstOrder(method, obj, x)
+        method = TRANSFORMATION_METHOD
+    elif method in FIRST_ORDER_METHODS:
         if lr is not None and schedule is not None:
             raise ValueError("give lr or schedule, not both")
         rate = schedule if schedule is not None else lr
@@ -597,7 +603,7 @@ def minimize(
             raise ValueError(f"method={method!r} needs lr= (a float or a schedule) or schedule=")
         factory = OPTIMIZERS["sgd" if method == "gd" else method]
         _check_options(factory, opts, method)
-        stepper: Any = _FirstOrder(factory(rate, **opts), obj, x)
+        stepper = _FirstOrder(factory(rate, **opts), obj, x)
     else:
         if lr is not None or schedule is not None:
             raise ValueError(f"method={method!r} chooses its steps by line search; lr and schedule "
@@ -611,7 +617,7 @@ def minimize(
         if opts:
             raise ValueError(f"options {sorted(opts)} are not known for method={method!r}")
 
-    traj = _Trajectory(cap)
+    traj = Trajectory(cap)
     f, g = obj.fg(x)
     f0 = f
     x.setflags(write=False)
@@ -670,3 +676,24 @@ def minimize(
         success=status is Status.CONVERGED, method=method, tol=tol, trajectory=xs,
         trajectory_fun=fs, trajectory_iter=ks,
     )
+
+
+# -- shorthands ------------------------------------------------------------------------------------
+
+
+def newton(fun: Callable[[np.ndarray], Any] | Problem, x0: ArrayLike,
+           **kwargs: Any) -> OptimizeResult:
+    """``minimize(fun, x0, method="newton", **kwargs)``; see :func:`minimize`."""
+    return minimize(fun, x0, method="newton", **kwargs)
+
+
+def bfgs(fun: Callable[[np.ndarray], Any] | Problem, x0: ArrayLike,
+         **kwargs: Any) -> OptimizeResult:
+    """``minimize(fun, x0, method="bfgs", **kwargs)``; see :func:`minimize`."""
+    return minimize(fun, x0, method="bfgs", **kwargs)
+
+
+def lbfgs(fun: Callable[[np.ndarray], Any] | Problem, x0: ArrayLike,
+          **kwargs: Any) -> OptimizeResult:
+    """``minimize(fun, x0, method="lbfgs", **kwargs)``; see :func:`minimize`."""
+    return minimize(fun, x0, method="lbfgs", **kwargs)

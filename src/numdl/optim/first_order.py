@@ -9,11 +9,19 @@ Each factory returns a :class:`GradientTransformation` ``(init, update)``::
         params = apply_updates(params, updates)      # params + updates
 
 ``update`` returns the *updates to add* to the parameters (they already carry the minus sign and
-the learning rate), never modifies its inputs, and returns a new state record.  The state records
-are typed NamedTuples; ``count`` is the number of updates done so far, and the learning rate of an
-update is ``lr(count)`` for a schedule (:mod:`numdl.optim.schedules`) or the float ``lr``.
-Parameters are one NumPy array of any shape; concatenate several tensors into one vector to
-optimize them together.
+the learning rate), never modifies its inputs, and returns a new state record.  ``sgd``,
+``momentum``, ``nesterov``, ``adam`` and ``adamw`` are chains of the transformations of
+:mod:`numdl.optim.transforms` (:func:`adam_chain` shows how), with their state kept in the records
+below, and compute the same bits as when they were written out (tested over 50 steps in float32
+and float64, with a constant lr and a schedule).  ``adagrad`` and ``rmsprop`` stay written out:
+as chains their ``(-lr g) / denom`` would round as ``-lr (g / denom)``, a different last bit.  The
+state records are typed NamedTuples; ``count`` is the number of updates done so far, and the
+learning rate of an update is ``lr(count)`` for a schedule (:mod:`numdl.optim.schedules`) or the
+float ``lr``.  Parameters are one NumPy array of any shape; concatenate several tensors into one
+vector to optimize them together.  Gradients should have the parameters' dtype (as
+:func:`numdl.optim.minimize` and every training loop pass them): for float32 gradients on float64
+parameters the written-out forms rounded ``lr`` (and adamw's ``params`` in the decay term) to
+float32, and the chains keep them in float64.
 
 ==============  ===========================================================================
 optimizer       update (``g`` gradient, ``t = count + 1``, ``eta = lr(count)``)
@@ -63,23 +71,42 @@ References
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from numdl.optim.transforms import (
+    EmptyState,
+    GradientTransformation,
+    ScaleByAdamState,
+    ScaleByScheduleState,
+    TraceState,
+    add_decayed_weights,
+    apply_updates,
+    as_gradient,
+    chain,
+    scale_by_adam,
+    scale_by_learning_rate,
+    state_zeros,
+    trace,
+)
+from numdl.optim.validation import LearningRate, as_learning_rate, coefficient
 
 __all__ = [
     "OPTIMIZERS",
     "AdagradState",
     "AdamState",
     "GradientTransformation",
+    "LearningRate",
     "MomentumState",
     "RmspropState",
     "SgdState",
     "adagrad",
     "adam",
+    "adam_chain",
     "adamw",
     "apply_updates",
     "momentum",
@@ -87,20 +114,6 @@ __all__ = [
     "rmsprop",
     "sgd",
 ]
-
-LearningRate = float | Callable[[int], float]
-
-
-class GradientTransformation(NamedTuple):
-    """An optimizer: ``init(params) -> state`` and ``update(grads, state, params) -> (updates, state)``.
-
-    ``updates`` are to be *added* to the parameters (:func:`apply_updates`).  `params` is only
-    needed by optimizers that use the parameters themselves (``adamw``); others accept and ignore
-    it.
-    """
-
-    init: Callable[[np.ndarray], Any]
-    update: Callable[..., tuple[np.ndarray, Any]]
 
 
 class SgdState(NamedTuple):
@@ -138,58 +151,26 @@ class AdamState(NamedTuple):
     nu: np.ndarray
 
 
-def apply_updates(params: Any, updates: Any) -> np.ndarray:
-    """``params + updates`` (a new array; `params` is not modified)."""
-    return np.asarray(params) + np.asarray(updates)
-
-
-# -- argument checks -------------------------------------------------------------------------------
-
-
-def _lr_fn(lr: Any) -> Callable[[int], float]:
-    if callable(lr):
-        return lr
-    if isinstance(lr, bool) or not isinstance(lr, int | float | np.integer | np.floating):
-        raise TypeError(f"lr must be a number or a schedule (callable of the step count), got "
-                        f"{type(lr).__name__}")
-    v = float(lr)
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"lr must be finite and >= 0, got {lr!r}")
-    return lambda count: v
-
-
-def _coef(value: Any, name: str, lo: float, hi: float, *, hi_open: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    ok = lo <= v < hi if hi_open else lo <= v <= hi
-    if not ok:
-        interval = f"[{lo}, {hi})" if hi_open else f"[{lo}, {hi}]"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return v
-
-
-def _positive(value: Any, name: str) -> float:
-    return _coef(value, name, 0.0, math.inf)
-
-
-def _grads(grads: Any, state_like: np.ndarray | None = None) -> np.ndarray:
-    g = np.asarray(grads)
-    if g.dtype.kind not in "fc":
-        g = g.astype(np.float64)
-    if state_like is not None and g.shape != state_like.shape:
-        raise ValueError(f"grads has shape {g.shape} but the optimizer state was initialized for "
-                         f"shape {state_like.shape}")
-    return g
-
-
-def _zeros(params: Any) -> np.ndarray:
-    p = np.asarray(params)
-    return np.zeros(p.shape, dtype=p.dtype if p.dtype.kind in "fc" else np.float64)
+def _positive(value: object, name: str) -> float:
+    return coefficient(value, name, 0.0, np.inf)
 
 
 def _eta(lr: Callable[[int], float], count: int, dtype: Any) -> Any:
     return np.asarray(lr(count), dtype=dtype)[()]
+
+
+def _keeping_state(inner: GradientTransformation, pack: Callable[[tuple], Any],
+                   unpack: Callable[[Any], tuple]) -> GradientTransformation:
+    """`inner` (a chain) with its tuple of states kept as one of the records above."""
+
+    def init(params: ArrayLike) -> Any:
+        return pack(inner.init(params))
+
+    def update(grads: ArrayLike, state: Any, params: ArrayLike | None = None):
+        updates, new = inner.update(grads, unpack(state), params)
+        return updates, pack(new)
+
+    return GradientTransformation(init, update)
 
 
 # -- optimizers ------------------------------------------------------------------------------------
@@ -198,41 +179,37 @@ def _eta(lr: Callable[[int], float], count: int, dtype: Any) -> Any:
 def sgd(lr: LearningRate) -> GradientTransformation:
     """Plain (stochastic) gradient descent: ``updates = -lr(count) * g``.
 
+    ``scale_by_learning_rate(lr)`` with its state kept as an :class:`SgdState`.
+
     Parameters
     ----------
     lr : float or schedule
         Learning rate ``>= 0`` or a function of the update count.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `lr` is not a finite number ``>= 0`` or a callable.
     """
-    lr_fn = _lr_fn(lr)
-
-    def init(params: Any) -> SgdState:
-        return SgdState(count=0)
-
-    def update(grads: Any, state: SgdState, params: Any = None) -> tuple[np.ndarray, SgdState]:
-        g = _grads(grads)
-        return -_eta(lr_fn, state.count, g.dtype) * g, SgdState(count=state.count + 1)
-
-    return GradientTransformation(init, update)
+    return _keeping_state(chain(scale_by_learning_rate(lr)),
+                          lambda s: SgdState(count=s[0].count),
+                          lambda st: (ScaleByScheduleState(st.count),))
 
 
 def _momentum(lr: LearningRate, beta: float, nesterov: bool) -> GradientTransformation:
-    lr_fn = _lr_fn(lr)
-    beta = _coef(beta, "beta", 0.0, 1.0)
-
-    def init(params: Any) -> MomentumState:
-        return MomentumState(count=0, velocity=_zeros(params))
-
-    def update(grads: Any, state: MomentumState, params: Any = None):
-        g = _grads(grads, state.velocity)
-        v = beta * state.velocity + g  # (v0 = 0, so the first step is plain SGD, as in torch)
-        direction = g + beta * v if nesterov else v
-        return -_eta(lr_fn, state.count, g.dtype) * direction, MomentumState(state.count + 1, v)
-
-    return GradientTransformation(init, update)
+    as_learning_rate(lr)
+    beta = coefficient(beta, "beta", 0.0, 1.0)
+    # (v0 = 0, so the first step is plain SGD, as in torch)
+    return _keeping_state(chain(trace(beta, nesterov=nesterov), scale_by_learning_rate(lr)),
+                          lambda s: MomentumState(s[1].count, s[0].trace),
+                          lambda st: (TraceState(st.velocity), ScaleByScheduleState(st.count)))
 
 
 def momentum(lr: LearningRate, beta: float = 0.9) -> GradientTransformation:
     """Heavy-ball momentum: ``v <- beta v + g``, ``updates = -lr v``.
+
+    ``chain(trace(beta), scale_by_learning_rate(lr))`` with its state kept as a
+    :class:`MomentumState`.
 
     Parameters
     ----------
@@ -240,6 +217,11 @@ def momentum(lr: LearningRate, beta: float = 0.9) -> GradientTransformation:
         Learning rate.
     beta : float
         Momentum coefficient in ``[0, 1)``; ``beta = 0`` is :func:`sgd`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `lr` or `beta` is out of range.
 
     Notes
     -----
@@ -254,8 +236,14 @@ def momentum(lr: LearningRate, beta: float = 0.9) -> GradientTransformation:
 def nesterov(lr: LearningRate, beta: float = 0.9) -> GradientTransformation:
     """Nesterov momentum (Sutskever et al. 2013 form): ``v <- beta v + g``, ``updates = -lr (g + beta v)``.
 
-    This is ``torch.optim.SGD(nesterov=True, dampening=0)``; see the module docstring for how it
-    relates to Nesterov's look-ahead gradient.
+    This is ``torch.optim.SGD(nesterov=True, dampening=0)``, and
+    ``chain(trace(beta, nesterov=True), scale_by_learning_rate(lr))``; see the module docstring
+    for how it relates to Nesterov's look-ahead gradient.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `lr` or `beta` is out of range.
     """
     return _momentum(lr, beta, nesterov=True)
 
@@ -274,20 +262,25 @@ def adagrad(lr: LearningRate, eps: float = 1e-10,
     initial_accumulator : float
         Starting value of ``s`` (torch's ``initial_accumulator_value``).
 
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is out of range.
+
     Notes
     -----
     The effective step ``lr / sqrt(sum g^2)`` only decreases, which suits sparse convex problems
     and stalls long non-convex runs -- the motivation for RMSprop.
     """
-    lr_fn = _lr_fn(lr)
+    lr_fn = as_learning_rate(lr)
     eps = _positive(eps, "eps")
     acc0 = _positive(initial_accumulator, "initial_accumulator")
 
-    def init(params: Any) -> AdagradState:
-        return AdagradState(count=0, sum_sq=_zeros(params) + acc0)
+    def init(params: ArrayLike) -> AdagradState:
+        return AdagradState(count=0, sum_sq=state_zeros(params) + acc0)
 
-    def update(grads: Any, state: AdagradState, params: Any = None):
-        g = _grads(grads, state.sum_sq)
+    def update(grads: ArrayLike, state: AdagradState, params: ArrayLike | None = None):
+        g = as_gradient(grads, state.sum_sq)
         s = state.sum_sq + g * g
         u = -_eta(lr_fn, state.count, g.dtype) * g / (np.sqrt(s) + eps)
         return u, AdagradState(state.count + 1, s)
@@ -312,21 +305,28 @@ def rmsprop(lr: LearningRate, decay: float = 0.9, eps: float = 1e-8, *,
         ``g / sqrt(s + eps)``, for which the same ``eps`` is a much larger guard (``sqrt(1e-8) =
         1e-4``).
 
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is out of range.
+
     Notes
     -----
     No bias correction: with ``s0 = 0`` the first step is ``-lr g / (sqrt(1 - decay) |g|)``,
     ``1 / sqrt(1 - decay) ~ 3.2`` times ``lr`` per coordinate for ``decay = 0.9``.
+    ``chain(scale_by_rms(decay, eps), scale_by_learning_rate(lr))`` computes the same up to the
+    last bit (it divides before multiplying by ``-lr``).
     """
-    lr_fn = _lr_fn(lr)
-    decay = _coef(decay, "decay", 0.0, 1.0)
+    lr_fn = as_learning_rate(lr)
+    decay = coefficient(decay, "decay", 0.0, 1.0)
     eps = _positive(eps, "eps")
     in_sqrt = bool(eps_in_sqrt)
 
-    def init(params: Any) -> RmspropState:
-        return RmspropState(count=0, square_avg=_zeros(params))
+    def init(params: ArrayLike) -> RmspropState:
+        return RmspropState(count=0, square_avg=state_zeros(params))
 
-    def update(grads: Any, state: RmspropState, params: Any = None):
-        g = _grads(grads, state.square_avg)
+    def update(grads: ArrayLike, state: RmspropState, params: ArrayLike | None = None):
+        g = as_gradient(grads, state.square_avg)
         s = decay * state.square_avg + (1 - decay) * g * g
         denom = np.sqrt(s + eps) if in_sqrt else np.sqrt(s) + eps
         return -_eta(lr_fn, state.count, g.dtype) * g / denom, RmspropState(state.count + 1, s)
@@ -334,39 +334,69 @@ def rmsprop(lr: LearningRate, decay: float = 0.9, eps: float = 1e-8, *,
     return GradientTransformation(init, update)
 
 
-def _adam(lr: LearningRate, b1: float, b2: float, eps: float, weight_decay: float | None):
-    lr_fn = _lr_fn(lr)
-    b1 = _coef(b1, "b1", 0.0, 1.0)
-    b2 = _coef(b2, "b2", 0.0, 1.0)
-    eps = _positive(eps, "eps")
-    wd = None if weight_decay is None else _positive(weight_decay, "weight_decay")
+def adam_chain(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+               weight_decay: float | None = None) -> GradientTransformation:
+    """Adam, or AdamW when `weight_decay` is given: the core of :func:`adam` and :func:`adamw`.
 
-    def init(params: Any) -> AdamState:
-        z = _zeros(params)
-        return AdamState(count=0, mu=z, nu=z.copy())
+    The chain ``scale_by_adam(b1, b2, eps)``, then ``add_decayed_weights(weight_decay)`` if
+    `weight_decay` is not None, then ``scale_by_learning_rate(lr)``, with its state kept as one
+    :class:`AdamState` (the three counts are equal, so one is kept).  The update is
+    ``-lr(count) (m_hat / (sqrt(v_hat) + eps) + weight_decay * params)``.
 
-    def update(grads: Any, state: AdamState, params: Any = None):
-        g = _grads(grads, state.mu)
-        t = state.count + 1
-        mu = b1 * state.mu + (1 - b1) * g
-        nu = b2 * state.nu + (1 - b2) * g * g
-        # Bias correction: m and v start at 0, so without it the first steps are too small (m) or
-        # too large (v in the denominator); 1 - b**t is computed in float64 for every dtype.
-        mu_hat = mu / np.asarray(1 - b1**t, dtype=g.dtype)
-        nu_hat = nu / np.asarray(1 - b2**t, dtype=g.dtype)
-        direction = mu_hat / (np.sqrt(nu_hat) + eps)
-        if wd is not None:
-            if params is None:
-                raise ValueError("adamw's update needs params (decoupled weight decay uses them)")
-            direction = direction + wd * np.asarray(params, dtype=g.dtype)
-        return -_eta(lr_fn, state.count, g.dtype) * direction, AdamState(t, mu, nu)
+    Parameters
+    ----------
+    lr : float or schedule
+        Step size.
+    b1, b2 : float
+        Decay rates of the moment estimates, in ``[0, 1)``.
+    eps : float
+        Added to ``sqrt(v_hat)``.
+    weight_decay : float or None
+        Decoupled weight decay ``>= 0`` (then ``update`` needs `params`), or None for Adam.
 
-    return GradientTransformation(init, update)
+    Returns
+    -------
+    GradientTransformation
+        Its state is an :class:`AdamState`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is out of range (named in the message).
+    """
+    as_learning_rate(lr)
+    steps = [scale_by_adam(b1, b2, eps)]
+    if weight_decay is not None:
+        steps.append(add_decayed_weights(weight_decay))
+    steps.append(scale_by_learning_rate(lr))
+    middle = (EmptyState(),) if weight_decay is not None else ()
+
+    def pack(s: tuple) -> AdamState:
+        return AdamState(s[0].count, s[0].mu, s[0].nu)
+
+    def unpack(st: AdamState) -> tuple:
+        return (ScaleByAdamState(st.count, st.mu, st.nu), *middle, ScaleByScheduleState(st.count))
+
+    opt = _keeping_state(chain(*steps), pack, unpack)
+    if weight_decay is None:
+        return opt
+
+    def update(grads: ArrayLike, state: AdamState, params: ArrayLike | None = None):
+        if params is None:
+            raise ValueError("adamw's update needs params (decoupled weight decay uses them)")
+        return opt.update(grads, state, params)
+
+    return GradientTransformation(opt.init, update)
+
+
+_adam = adam_chain  # alias kept until the notebooks are updated
 
 
 def adam(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999,
          eps: float = 1e-8) -> GradientTransformation:
     """Adam: bias-corrected moving averages of ``g`` and ``g^2``; step ``-lr m_hat / (sqrt(v_hat) + eps)``.
+
+    ``chain(scale_by_adam(b1, b2, eps), scale_by_learning_rate(lr))`` (:func:`adam_chain`).
 
     Parameters
     ----------
@@ -377,12 +407,17 @@ def adam(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999,
     eps : float
         Added to ``sqrt(v_hat)`` (the paper's and torch's placement).
 
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is out of range.
+
     Notes
     -----
     torch computes the same step as ``(lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)``;
     the two agree to rounding.
     """
-    return _adam(lr, b1, b2, eps, None)
+    return adam_chain(lr, b1, b2, eps, None)
 
 
 def adamw(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
@@ -390,9 +425,16 @@ def adamw(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: floa
     """AdamW: Adam plus decoupled weight decay, ``updates = adam - lr * weight_decay * params``.
 
     The decay does not pass through Adam's ``1 / sqrt(v_hat)`` scaling, unlike an L2 term added
-    to the loss (Loshchilov & Hutter 2019).  ``update`` needs `params`.
+    to the loss (Loshchilov & Hutter 2019).  ``update`` needs `params`.  It is
+    ``chain(scale_by_adam(b1, b2, eps), add_decayed_weights(weight_decay),
+    scale_by_learning_rate(lr))`` (:func:`adam_chain`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is out of range; ``update`` raises ``ValueError`` without `params`.
     """
-    return _adam(lr, b1, b2, eps, weight_decay)
+    return adam_chain(lr, b1, b2, eps, weight_decay)
 
 
 OPTIMIZERS: Mapping[str, Callable[..., GradientTransformation]] = MappingProxyType({

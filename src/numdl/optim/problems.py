@@ -41,10 +41,13 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
+    "KINDS",
     "PROBLEMS",
     "CriticalPoint",
+    "Kind",
     "Problem",
     "beale",
     "booth",
@@ -60,6 +63,7 @@ __all__ = [
 
 Kind = Literal["minimum", "maximum", "saddle", "degenerate"]
 KINDS: tuple[str, ...] = ("minimum", "maximum", "saddle", "degenerate")
+"""The kinds of critical point (:attr:`CriticalPoint.kind`, :class:`Kind`)."""
 
 
 def _readonly(a: Any, dtype: Any = np.float64) -> np.ndarray:
@@ -155,21 +159,22 @@ class Problem:
     _gradient: Callable[[np.ndarray], Any] = field(default=None, repr=False)  # type: ignore[assignment]
     _hessian: Callable[[np.ndarray], Any] = field(default=None, repr=False)  # type: ignore[assignment]
 
-    def value(self, x: Any) -> Any:
+    def value(self, x: ArrayLike) -> float | np.ndarray:
         """f(x) for ``x`` of shape ``(dim,)`` (a scalar) or ``(..., dim)`` (an array ``(...)``)."""
         x = _point(x, self.dim)
         out = self._value(x)
         return out[()] if isinstance(out, np.ndarray) and out.ndim == 0 else out
 
-    def gradient(self, x: Any) -> np.ndarray:
+    def gradient(self, x: ArrayLike) -> np.ndarray:
         """The analytic gradient, shape ``(..., dim)``."""
         return self._gradient(_point(x, self.dim))
 
-    def hessian(self, x: Any) -> np.ndarray:
+    def hessian(self, x: ArrayLike) -> np.ndarray:
         """The analytic Hessian, shape ``(..., dim, dim)``."""
         return self._hessian(_point(x, self.dim))
 
-    def __call__(self, x: Any) -> Any:
+    def __call__(self, x: ArrayLike) -> float | np.ndarray:
+        """``self.value(x)``."""
         return self.value(x)
 
 
@@ -193,12 +198,12 @@ def random_orthogonal(dim: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def quadratic(
-    hessian: Any = None,
+    hessian: ArrayLike | None = None,
     *,
     kappa: float | None = None,
     dim: int = 2,
     rng: np.random.Generator | None = None,
-    b: Any = None,
+    b: ArrayLike | None = None,
 ) -> Problem:
     """f(x) = x^T H x / 2 - b^T x, from a given Hessian H or a given condition number.
 

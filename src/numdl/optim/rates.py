@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["QuadraticRates", "optimal_gradient_step", "quadratic_gd_iterates", "quadratic_rates"]
 
@@ -89,7 +90,7 @@ class QuadraticRates:
     optimal_step: float | None = None
 
 
-def optimal_gradient_step(hessian: Any, g: Any) -> float:
+def optimal_gradient_step(hessian: ArrayLike, g: ArrayLike) -> float:
     """``g^T g / g^T H g``: the step along ``-g`` minimizing a quadratic with Hessian H exactly.
 
     Along ``x - t g`` the quadratic is ``f(x) - t g^T g + t^2 g^T H g / 2``, minimized at this
@@ -109,7 +110,7 @@ def optimal_gradient_step(hessian: Any, g: Any) -> float:
     return num / den if den > 0 else math.inf
 
 
-def quadratic_rates(hessian: Any, g: Any = None) -> QuadraticRates:
+def quadratic_rates(hessian: ArrayLike, g: ArrayLike | None = None) -> QuadraticRates:
     """Stability limit, best fixed step and convergence rates of gradient descent for Hessian H.
 
     Parameters
@@ -157,8 +158,8 @@ def quadratic_rates(hessian: Any, g: Any = None) -> QuadraticRates:
     )
 
 
-def quadratic_gd_iterates(hessian: Any, x0: Any, lr: float, n_steps: int, *,
-                          b: Any = None) -> np.ndarray:
+def quadratic_gd_iterates(hessian: ArrayLike, x0: ArrayLike, lr: float, n_steps: int, *,
+                          b: ArrayLike | None = None) -> np.ndarray:
     """Gradient-descent iterates on ``x^T H x / 2 - b^T x`` in closed form.
 
     In the eigenbasis ``c = Q^T x``, ``c_{k+1} = (1 - lr lambda) c_k + lr (Q^T b)``, so

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "Schedule",
@@ -85,7 +86,8 @@ def _out(v: np.ndarray) -> Any:
 class Schedule(ABC):
     """Base of the schedule records: ``schedule(count) -> lr`` (float, or array for an array)."""
 
-    def __call__(self, count: Any) -> Any:
+    def __call__(self, count: ArrayLike) -> float | np.ndarray:
+        """The learning rate of update number `count` (a float), or of each count in an array."""
         return _out(self._lr(_count(count)))
 
     @abstractmethod

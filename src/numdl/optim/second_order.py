@@ -1,8 +1,9 @@
 """Newton's method, BFGS and L-BFGS: search directions and the strong Wolfe line search.
 
-The pieces are pure functions; the iteration loops live in :func:`numdl.optim.minimize`
-(``method="newton"``, ``"bfgs"``, ``"lbfgs"``), and :func:`newton`, :func:`bfgs`, :func:`lbfgs` here
-are shorthands for it.
+The pieces are pure functions, and this module imports nothing else from :mod:`numdl.optim`; the
+iteration loops live in :func:`numdl.optim.minimize` (``method="newton"``, ``"bfgs"``,
+``"lbfgs"``), with the shorthands :func:`~numdl.optim.newton`, :func:`~numdl.optim.bfgs` and
+:func:`~numdl.optim.lbfgs` beside it in :mod:`numdl.optim.driver`.
 
 * :func:`wolfe_line_search` -- Nocedal & Wright Algorithms 3.5 (bracketing) and 3.6 (zoom) with
   cubic interpolation, finding a step ``alpha`` with sufficient decrease
@@ -31,16 +32,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "DAMPINGS",
     "LineSearchResult",
     "NewtonDirection",
-    "bfgs",
     "bfgs_update",
-    "lbfgs",
     "lbfgs_direction",
-    "newton",
     "newton_direction",
     "wolfe_line_search",
 ]
@@ -103,11 +102,11 @@ def _quad_min(a: float, fa: float, da: float, b: float, fb: float) -> float | No
 
 def wolfe_line_search(
     fun_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    x: np.ndarray,
-    p: np.ndarray,
+    x: ArrayLike,
+    p: ArrayLike,
     *,
     f0: float,
-    g0: np.ndarray,
+    g0: ArrayLike,
     alpha0: float = 1.0,
     c1: float = 1e-4,
     c2: float = 0.9,
@@ -119,10 +118,12 @@ def wolfe_line_search(
     ----------
     fun_and_grad : callable
         ``fun_and_grad(x) -> (f, g)``; called once per trial step.
-    x, p : numpy.ndarray
+    x, p : array_like
         Start point and search direction; ``g0 @ p`` must be negative.
-    f0, g0 :
-        Value and gradient at `x`.
+    f0 : float
+        Value at `x`.
+    g0 : array_like
+        Gradient at `x`.
     alpha0 : float
         First trial step: 1 for Newton and quasi-Newton directions, whose natural step is 1.
     c1, c2 : float
@@ -134,6 +135,13 @@ def wolfe_line_search(
     Returns
     -------
     LineSearchResult
+
+    Raises
+    ------
+    ValueError
+        If ``0 < c1 < c2 < 1`` fails, ``alpha0 <= 0``, `max_evals` is not a positive integer, or
+        `x`, `p`, `g0` differ in shape.  A direction that is not a descent direction is not an
+        error: the result has ``alpha = 0``.
 
     Notes
     -----
@@ -255,7 +263,8 @@ class NewtonDirection(NamedTuple):
     shift: float
 
 
-def newton_direction(hessian: Any, grad: Any, *, damping: str | None = None) -> NewtonDirection:
+def newton_direction(hessian: ArrayLike, grad: ArrayLike, *,
+                     damping: str | None = None) -> NewtonDirection:
     """The Newton direction ``p = -H^{-1} g``, optionally modified to be a descent direction.
 
     Parameters
@@ -280,6 +289,12 @@ def newton_direction(hessian: Any, grad: Any, *, damping: str | None = None) -> 
     Returns
     -------
     NewtonDirection
+        ``direction`` is None when undamped ``H`` is singular or anything is not finite.
+
+    Raises
+    ------
+    ValueError
+        If `damping` is not one of :data:`DAMPINGS` or the shapes do not match.
     """
     if damping not in DAMPINGS:
         raise ValueError(f"damping={damping!r} is not one of {DAMPINGS}")
@@ -324,7 +339,7 @@ def newton_direction(hessian: Any, grad: Any, *, damping: str | None = None) -> 
 # -- quasi-Newton ----------------------------------------------------------------------------------
 
 
-def bfgs_update(inv_hessian: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+def bfgs_update(inv_hessian: ArrayLike, s: ArrayLike, y: ArrayLike) -> np.ndarray:
     """BFGS update of the inverse Hessian approximation (N&W eq. 6.17).
 
     ``H+ = (I - rho s y^T) H (I - rho y s^T) + rho s s^T`` with ``rho = 1 / (y^T s)``, expanded as
@@ -332,8 +347,24 @@ def bfgs_update(inv_hessian: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.nda
     ``H+`` satisfies the secant equation ``H+ y = s`` and stays positive definite when
     ``y^T s > 0`` -- which the Wolfe curvature condition guarantees.
 
-    Returns a new array; raises ``ValueError`` if ``y^T s <= 0``.
+    Parameters
+    ----------
+    inv_hessian : array_like, shape (n, n)
+        The current approximation ``H`` of the inverse Hessian (symmetric positive definite).
+    s, y : array_like, shape (n,)
+        The step ``x_{k+1} - x_k`` and the gradient change ``g_{k+1} - g_k``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n)
+        ``H+``, a new array (symmetrized).
+
+    Raises
+    ------
+    ValueError
+        If ``y^T s <= 0`` (the update would lose positive definiteness).
     """
+    inv_hessian, s, y = np.asarray(inv_hessian), np.asarray(s), np.asarray(y)
     sy = float(np.dot(s, y))
     if not sy > 0:
         raise ValueError(f"the BFGS update needs y^T s > 0 (curvature condition), got {sy!r}")
@@ -344,15 +375,15 @@ def bfgs_update(inv_hessian: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.nda
     return (H + H.T) / 2
 
 
-def lbfgs_direction(grad: np.ndarray, s_history: Sequence[np.ndarray],
-                    y_history: Sequence[np.ndarray]) -> np.ndarray:
+def lbfgs_direction(grad: ArrayLike, s_history: Sequence[ArrayLike],
+                    y_history: Sequence[ArrayLike]) -> np.ndarray:
     """The L-BFGS direction ``-H g`` by the two-loop recursion (N&W Alg. 7.4).
 
     Parameters
     ----------
-    grad : numpy.ndarray
+    grad : array_like
         Current gradient.
-    s_history, y_history : sequences of numpy.ndarray
+    s_history, y_history : sequences of array_like
         The last ``m`` steps ``s_k = x_{k+1} - x_k`` and gradient changes ``y_k = g_{k+1} - g_k``,
         oldest first, each with ``y^T s > 0``.
 
@@ -362,10 +393,17 @@ def lbfgs_direction(grad: np.ndarray, s_history: Sequence[np.ndarray],
         ``-H g`` where ``H`` is the BFGS matrix built from the pairs, starting from
         ``H0 = gamma I``, ``gamma = s^T y / y^T y`` of the newest pair (N&W eq. 7.20); ``-g`` with
         no pairs.  Costs ``4 m n`` multiplications and no ``n x n`` matrix.
+
+    Raises
+    ------
+    ValueError
+        If the histories differ in length.
     """
     q = np.array(grad, copy=True)
     if len(s_history) != len(y_history):
         raise ValueError("s_history and y_history must have the same length")
+    s_history = [np.asarray(s) for s in s_history]
+    y_history = [np.asarray(y) for y in y_history]
     rhos = [1.0 / float(np.dot(y, s)) for s, y in zip(s_history, y_history)]
     alphas = []
     for s, y, rho in zip(reversed(s_history), reversed(y_history), reversed(rhos)):
@@ -380,26 +418,3 @@ def lbfgs_direction(grad: np.ndarray, s_history: Sequence[np.ndarray],
         q = q + (a - b) * s
     return -q
 
-
-# -- shorthands ------------------------------------------------------------------------------------
-
-
-def newton(fun: Any, x0: Any, **kwargs: Any) -> Any:
-    """``minimize(fun, x0, method="newton", **kwargs)``; see :func:`numdl.optim.minimize`."""
-    from numdl.optim.driver import minimize
-
-    return minimize(fun, x0, method="newton", **kwargs)
-
-
-def bfgs(fun: Any, x0: Any, **kwargs: Any) -> Any:
-    """``minimize(fun, x0, method="bfgs", **kwargs)``; see :func:`numdl.optim.minimize`."""
-    from numdl.optim.driver import minimize
-
-    return minimize(fun, x0, method="bfgs", **kwargs)
-
-
-def lbfgs(fun: Any, x0: Any, **kwargs: Any) -> Any:
-    """``minimize(fun, x0, method="lbfgs", **kwargs)``; see :func:`numdl.optim.minimize`."""
-    from numdl.optim.driver import minimize
-
-    return minimize(fun, x0, method="lbfgs", **kwargs)

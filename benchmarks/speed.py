@@ -20,7 +20,9 @@ before the run (other processes on the machine take cores from the threads).  ``
 adds a column for numdl's pure-NumPy kernel (what runs where the extension did not build),
 measured in the same run: the before and after of the compiled kernels; ``--variant generic`` or
 ``--variant avx2`` times another instruction-set build of them.  ``NUMDL_NUM_THREADS=1`` in the
-environment measures numdl on one core.  This is a benchmark, not a test: nothing here is asserted.
+environment measures numdl on one core.  The last line counts the rows numdl certified (float32
+logsumexp near a result of 0: see numdl._engine.certify) in all the calls timed, and by which path.
+This is a benchmark, not a test: nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ import scipy
 import scipy.special as sp
 
 import numdl
-import numdl.stable
+from numdl._engine import certify, config
 
-kernels = numdl.stable._KERNELS
+kernels = config.settings.kernels
 
 # PyTorch's OpenMP threads spin for a while after each call, taking the cores from whatever runs
 # next; with runs interleaved that would slow the next implementation down.  Passive waiting
@@ -76,11 +78,8 @@ def numpy_kernel(fn: Callable[[], object]) -> Callable[[], object]:
     """`fn` run on numdl's pure-NumPy kernel (as with NUMDL_PURE_NUMPY=1)."""
 
     def call():
-        saved, numdl.stable._KERNELS = numdl.stable._KERNELS, None
-        try:
+        with config.override(kernels=None):
             return fn()
-        finally:
-            numdl.stable._KERNELS = saved
 
     return call
 
@@ -177,10 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"numpy {np.__version__}, scipy {scipy.__version__}, "
         f"torch {torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else 'not installed'}; "
-        f"numdl threads: {numdl.stable._THREADS} of os.cpu_count() = {os.cpu_count()}, kernels: "
+        f"numdl threads: {config.settings.threads} of os.cpu_count() = {os.cpu_count()}, kernels: "
         f"{'compiled (' + kernels.variant() + ')' if kernels else 'pure NumPy'}; "
         f"median of {repeats} runs; load average {os.getloadavg()[0]:.2f}"
     )
+    certify.reset_counts()
     anchors = ["numpy max-shift", "scipy.special"] + (["torch"] if torch is not None else [])
     if args.numpy_kernel:
         anchors.append(NUMPY_KERNEL)
@@ -245,7 +245,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratio, name, shape, dtype = min(worst_vs_scipy)
     print(f"\nslowest against scipy.special: {ratio:.2f}x ({name}, {shape}, {dtype})")
+    print(certified_line())
     return 0
+
+
+def certified_line() -> str:
+    """The rows numdl certified since the counters were reset, and by which path."""
+    c = certify.counts()
+    return (
+        f"numdl rows certified: {c['rows']} (double-double {c['double_double']}, "
+        f"decimal {c['decimal']})"
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import numdl.stable
 from numdl import reference, stable
+from numdl._engine import config
 from numdl.reference import condition_number, ulp_error
 
 kernels = pytest.importorskip("numdl._kernels", reason="numdl._kernels did not build here")
@@ -33,11 +33,10 @@ def variant(request):
 
 
 @pytest.fixture
-def compiled(monkeypatch):
+def compiled():
     """The general path (no small-input shortcut) on the compiled kernel."""
-    monkeypatch.setattr(numdl.stable, "_SMALL", 0)
-    monkeypatch.setattr(numdl.stable, "_LONG", None)
-    monkeypatch.setattr(numdl.stable, "_KERNELS", kernels)
+    with config.override(small_threshold=0, long_double=None, kernels=kernels):
+        yield
 
 
 def claim(dtype, kappa):
@@ -102,16 +101,13 @@ def _suites(rng, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("name", KINDS)
-def test_each_variant_within_claim_and_beside_numpy_kernel(
-    name, dtype, variant, compiled, monkeypatch
-):
+def test_each_variant_within_claim_and_beside_numpy_kernel(name, dtype, variant, compiled):
     rng = np.random.default_rng(11)
     for label, x in _suites(rng, dtype).items():
         x = x.astype(dtype)
         out = assert_within_claim(name, x)
-        monkeypatch.setattr(numdl.stable, "_KERNELS", None)
-        pure = getattr(stable, name)(x, axis=-1)
-        monkeypatch.setattr(numdl.stable, "_KERNELS", kernels)
+        with config.override(kernels=None):
+            pure = getattr(stable, name)(x, axis=-1)
         # Both are within the claim of the exact value (the NumPy kernel's is checked on the
         # numpy path in test_stable.py), so by the triangle inequality they differ by at most the
         # sum of the two claims -- and by no less in general: the NumPy kernel's error rests on
@@ -126,11 +122,10 @@ def test_each_variant_within_claim_and_beside_numpy_kernel(
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("name", KINDS)
-def test_long_rows_by_segments(name, dtype, compiled, monkeypatch):
+def test_long_rows_by_segments(name, dtype, compiled):
     """A row of at least _SEGMENT_MIN elements is split into segments (read once per segment in
     chunks, rescaled to the running maximum); the result is the same as the whole-row kernel's
     within the claim."""
-    monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 1000)
     rng = np.random.default_rng(5)
     n = 50_000  # several kernel chunks per segment
     rows = {
@@ -142,33 +137,32 @@ def test_long_rows_by_segments(name, dtype, compiled, monkeypatch):
     }
     for label, row in rows.items():
         x = row.astype(dtype)[None, :]
-        segmented = getattr(stable, name)(x, axis=-1)
-        monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 1 << 40)
-        whole = getattr(stable, name)(x, axis=-1)
-        monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 1000)
+        with config.override(segment_min=1000):
+            segmented = getattr(stable, name)(x, axis=-1)
+        with config.override(segment_min=1 << 40):
+            whole = getattr(stable, name)(x, axis=-1)
         diff = np.asarray(ulp_error(segmented, whole.astype(np.float64)), dtype=np.float64)
         assert np.all(diff <= 1.0), (label, diff.max())
     # and against the exact values, on a row short enough for mpmath
-    monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 100)
     x = (30 * rng.standard_normal((1, 3000))).astype(dtype)
-    assert_within_claim(name, x)
+    with config.override(segment_min=100):
+        assert_within_claim(name, x)
 
 
 @pytest.mark.parametrize("segmented", [False, True], ids=["rows", "segments"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-def test_tiny_sums_are_rescanned(dtype, segmented, compiled, monkeypatch):
+def test_tiny_sums_are_rescanned(dtype, segmented, compiled):
     """Terms below exp(-650) leave the first pass; where they are all there is besides the
     maximum, the sum is redone scaled by 2**200, so log_softmax at the maximum (-s, subnormal
     here) and logsumexp at a maximum of 0 keep them."""
-    if segmented:
-        monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 100)
     n = 2000
     gap = 710.0 if dtype == np.float64 else 100.0
     x = np.full((1, n), -gap)
     x[0, 1234] = 0.0
     x = x.astype(dtype)
-    lse = stable.logsumexp(x, axis=-1)
-    ls = stable.log_softmax(x, axis=-1)
+    with config.override(segment_min=100 if segmented else config.SEGMENT_MIN):
+        lse = stable.logsumexp(x, axis=-1)
+        ls = stable.log_softmax(x, axis=-1)
     exact_lse = reference.logsumexp(x, axis=-1, rounded=False)
     exact_ls = reference.log_softmax(x, axis=-1, rounded=False)
     assert 0 < lse[0] < (1e-300 if dtype == np.float64 else 1e-40)  # not the 0 of a dropped sum
@@ -179,9 +173,12 @@ def test_tiny_sums_are_rescanned(dtype, segmented, compiled, monkeypatch):
 
 @pytest.mark.parametrize("segmented", [False, True], ids=["rows", "segments"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-def test_special_values(dtype, segmented, compiled, monkeypatch):
-    if segmented:
-        monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 100)
+def test_special_values(dtype, segmented, compiled):
+    with config.override(segment_min=100 if segmented else config.SEGMENT_MIN):
+        _check_special_values(dtype)
+
+
+def _check_special_values(dtype):
     n = 1000
     base = np.linspace(-3, 3, n)
     nan_late, inf_then_nan, one_inf, two_inf, all_minf = (base.copy() for _ in range(5))
@@ -267,22 +264,23 @@ def test_argument_checks():
 def test_pure_numpy_switch(monkeypatch):
     """NUMDL_PURE_NUMPY=1 makes numdl.stable ignore the compiled kernels."""
     monkeypatch.setenv("NUMDL_PURE_NUMPY", "1")
-    assert numdl.stable._load_kernels() is None
+    assert config.load_kernels() is None
     monkeypatch.setenv("NUMDL_PURE_NUMPY", "0")
-    assert numdl.stable._load_kernels() is kernels
+    assert config.load_kernels() is kernels
 
 
 def test_variant_from_the_environment(monkeypatch):
     """NUMDL_KERNEL_VARIANT picks a build (make test reruns the kernel tests on each); a build
     this CPU cannot run is a ValueError naming the variable."""
+    monkeypatch.delenv("NUMDL_PURE_NUMPY", raising=False)  # a run on the NumPy kernel sets it
     before = kernels.variant()
     try:
         for name in VARIANTS:
             monkeypatch.setenv("NUMDL_KERNEL_VARIANT", name)
-            assert numdl.stable._load_kernels() is kernels and kernels.variant() == name
+            assert config.load_kernels() is kernels and kernels.variant() == name
         monkeypatch.setenv("NUMDL_KERNEL_VARIANT", "avx1024")
         with pytest.raises(ValueError, match=r"NUMDL_KERNEL_VARIANT='avx1024'.*generic"):
-            numdl.stable._load_kernels()
+            config.load_kernels()
     finally:
         kernels.set_variant(before)
 
@@ -306,35 +304,31 @@ def test_property_compiled_within_claim(dtype, name, rows, n, seed, scale):
         if value:
             x[rng.integers(rows), rng.integers(n)] = value
     x = x.astype(dtype)
-    saved = (numdl.stable._SMALL, numdl.stable._LONG, numdl.stable._KERNELS)
-    numdl.stable._SMALL, numdl.stable._LONG, numdl.stable._KERNELS = 0, None, kernels
-    try:
+    with config.override(small_threshold=0, long_double=None, kernels=kernels):
         assert_within_claim(name, x)
-    finally:
-        numdl.stable._SMALL, numdl.stable._LONG, numdl.stable._KERNELS = saved
 
 
 def test_thread_count_from_the_environment(monkeypatch):
     monkeypatch.setenv("NUMDL_NUM_THREADS", "3")
-    assert numdl.stable._thread_count() == 3
+    assert config.thread_count() == 3
     monkeypatch.delenv("NUMDL_NUM_THREADS")
-    assert 1 <= numdl.stable._thread_count() <= 8
+    assert 1 <= config.thread_count() <= 8
     for bad in ("0", "-2", "many"):
         monkeypatch.setenv("NUMDL_NUM_THREADS", bad)
         with pytest.raises(ValueError, match="NUMDL_NUM_THREADS must be a positive integer"):
-            numdl.stable._thread_count()
+            config.thread_count()
 
 
-def test_one_thread_gives_the_same_results(monkeypatch, compiled):
+def test_one_thread_gives_the_same_results(compiled):
     """Threads share rows and segments, which depend on the input's shape only: one thread
     computes the same values as several."""
     rng = np.random.default_rng(8)
-    monkeypatch.setattr(numdl.stable, "_SEGMENT_MIN", 20_000)
+    functions = (stable.logsumexp, stable.softmax, stable.log_softmax)
     for x in (rng.standard_normal((64, 5000)), rng.standard_normal((3, 300_000))):
-        monkeypatch.setattr(numdl.stable, "_THREADS", 4)
-        many = [f(x, axis=-1) for f in (stable.logsumexp, stable.softmax, stable.log_softmax)]
-        monkeypatch.setattr(numdl.stable, "_THREADS", 1)
-        one = [f(x, axis=-1) for f in (stable.logsumexp, stable.softmax, stable.log_softmax)]
+        with config.override(segment_min=20_000, threads=4):
+            many = [f(x, axis=-1) for f in functions]
+        with config.override(segment_min=20_000, threads=1):
+            one = [f(x, axis=-1) for f in functions]
         for a, b in zip(many, one, strict=True):
             np.testing.assert_array_equal(a, b)
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import numdl
-import numdl.stable
 from numdl import naive, reference, stable
+from numdl._engine import config, numpy_kernel
 from numdl.reference import condition_number, round_to, ulp_error
 from numdl.testing import assert_ulp_close
 
@@ -49,23 +49,24 @@ def check(name, computed, *args, **kwargs):
 
 
 # The compiled kernel is a path only where it built (make test requires it: NUMDL_REQUIRE_KERNELS).
-PATHS = ["small", "numpy"] + (["compiled"] if numdl.stable._KERNELS is not None else [])
-if os.environ.get("NUMDL_TEST_VARIANT_RERUN") and numdl.stable._KERNELS is not None:
+PATHS = ["small", "numpy"] + (["compiled"] if config.settings.kernels is not None else [])
+if os.environ.get("NUMDL_TEST_VARIANT_RERUN") and config.settings.kernels is not None:
     # a rerun for one instruction-set build (tools/kernel_paths.py): the other two paths do not
     # depend on it, and the main run tested them
     PATHS = ["compiled"]
 
 
 @pytest.fixture(params=PATHS)
-def path(request, monkeypatch):
+def path(request):
     """Run a test on the long-double small-input path, on the compiled kernel (numdl._kernels)
     and on the blocked pure-NumPy kernel that replaces it where it did not build."""
+    settings = {}
     if request.param != "small":
-        monkeypatch.setattr(numdl.stable, "_SMALL", 0)
-        monkeypatch.setattr(numdl.stable, "_LONG", None)
+        settings.update(small_threshold=0, long_double=None)
     if request.param == "numpy":
-        monkeypatch.setattr(numdl.stable, "_KERNELS", None)
-    return request.param
+        settings.update(kernels=None)
+    with config.override(**settings):
+        yield request.param
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ def test_row_functions_within_claim(name, dtype, path):
 def test_long_rows(dtype):
     """Rows longer than the kernel's block (two passes, chunks on threads)."""
     rng = np.random.default_rng(8)
-    x = (rng.standard_normal((1, 3 * numdl.stable._BLOCK + 17)) * 4).astype(dtype)
+    x = (rng.standard_normal((1, 3 * numpy_kernel.BLOCK + 17)) * 4).astype(dtype)
     x[0, 5] = -np.inf
     lse = stable.logsumexp(x, axis=1)
     assert_ulp_close(lse, reference.logsumexp(x, axis=1, rounded=False), max_ulp=1.0)
@@ -186,15 +187,16 @@ def test_long_rows(dtype):
         assert np.all(errors <= tolerance(dtype, kappa)), (name, errors.max())
 
 
-def test_threads_and_blocks_agree(monkeypatch):
+def test_threads_and_blocks_agree():
     rng = np.random.default_rng(9)
     x = rng.standard_normal((64, 5000)) * 10
     x[3, 7] = -np.inf
     results = {}
     for threads in (1, 2):
-        monkeypatch.setattr(numdl.stable, "_THREADS", threads)
-        monkeypatch.setattr(numdl.stable, "_POOL", None)
-        results[threads] = [stable.softmax(x), stable.log_softmax(x), stable.logsumexp(x, axis=1)]
+        with config.override(threads=threads):
+            results[threads] = [
+                stable.softmax(x), stable.log_softmax(x), stable.logsumexp(x, axis=1)
+            ]
     for a, b in zip(results[1], results[2], strict=True):
         np.testing.assert_array_equal(a, b)
     kappa = condition_number("softmax", x)

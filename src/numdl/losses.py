@@ -22,8 +22,13 @@ import numbers
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from numdl._array_api import (
+from numdl._engine import config
+from numdl._engine.compiled import FAST_DTYPES
+from numdl._engine.eft import two_sum
+from numdl._engine.elementwise import minus_abs
+from numdl._engine.inputs import (
     is_numpy_input,
     namespace,
     normalize_axes,
@@ -31,30 +36,25 @@ from numdl._array_api import (
     np_round,
     xp_float_input,
 )
-from numdl.stable import (
-    _FAST_DTYPES,
-    _LONG,
-    _SMALL,
-    _long_shift,
-    _minus_abs,
-    _np_kernel,
-    _np_rows,
-    _special_row,
-    _two_sum,
-    _xp_core,
-    _xp_rows,
-    _xp_special,
-)
+from numdl._engine.numpy_kernel import np_kernel, special_row
+from numdl._engine.rows import np_rows
+from numdl._engine.small import applies as small_applies
+from numdl._engine.small import long_shift
+from numdl._engine.xp import xp_core, xp_rows, xp_special
 
 __all__ = ["binary_cross_entropy_with_logits", "cross_entropy"]
 
-REDUCTIONS = ("mean", "sum", "none")
+# What the losses return: a NumPy scalar or array for NumPy input, a tensor of the input's library
+# for a PyTorch tensor or JAX array.
+Array = Any
+
+_REDUCTIONS = ("mean", "sum", "none")
 
 
 def _check_reduction(reduction: Any) -> str:
-    if reduction not in REDUCTIONS:
+    if reduction not in _REDUCTIONS:
         raise ValueError(
-            f"reduction={reduction!r} is not one of {', '.join(repr(r) for r in REDUCTIONS)}"
+            f"reduction={reduction!r} is not one of {', '.join(repr(r) for r in _REDUCTIONS)}"
         )
     return reduction
 
@@ -97,14 +97,14 @@ def _reduce_np(
 
 
 def cross_entropy(
-    logits,
-    target,
+    logits: ArrayLike | Array,
+    target: ArrayLike | Array,
     *,
-    axis=-1,
-    reduction="mean",
-    label_smoothing=0.0,
-    ignore_index=None,
-):
+    axis: int = -1,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    ignore_index: int | None = None,
+) -> Array:
     """Cross-entropy of `target` under ``softmax(logits)``, from the logits (PyTorch semantics).
 
     The identity: the loss of a row is ``sum_c w_c (-log_softmax(x)_c)`` with
@@ -206,22 +206,22 @@ def cross_entropy(
         x2, batch = x, (x.shape[0],)  # the common (N, C) call, without the general reshaping
     else:
         ax = _class_axis(axis, x.ndim)
-        x2, batch, _ = _np_rows(x, (ax,))
+        x2, batch, _ = np_rows(x, (ax,))
     rows, classes = x2.shape
     t_arr = np.asarray(target)
     if t_arr.dtype.kind in "iu":
         t, ignored = _class_targets(t_arr, batch, classes, ignore_index)
-        if _LONG is not None and 0 < x2.size <= _SMALL:
+        if small_applies(x2.size):
             small = _small_cross_entropy(x2, t, ignored, None, eps)
             if small is not None:
                 return _reduce_long(small, reduction, int(rows - ignored.sum()), batch, x.dtype)
-        stats = _np_kernel(x2, "stats", want_dsum=eps != 0)
+        stats = np_kernel(x2, "stats", want_dsum=eps != 0)
         ar = np.arange(rows)
         t_safe = np.where(ignored, 0, t)
         xt = x2[ar, t_safe].astype(np.float64)
         with np.errstate(all="ignore"):
             a_safe = np.where(np.isfinite(stats.a), stats.a, 0.0)
-            dt, dlt = _two_sum(xt, -a_safe)  # the target's shift, exactly
+            dt, dlt = two_sum(xt, -a_safe)  # the target's shift, exactly
             dlt = np.where(np.isfinite(dlt), dlt, 0.0)
             lg = np.log1p(stats.s)
             loss = (lg - dt * (1 - eps)) - dlt * (1 - eps)
@@ -238,13 +238,13 @@ def cross_entropy(
                 f"target has shape {p.shape}; probability targets must have the logits' shape "
                 f"{x.shape}"
             )
-        p2 = _np_rows(p, (ax,))[0].astype(np.float64)
+        p2 = np_rows(p, (ax,))[0].astype(np.float64)
         weight = p2 if eps == 0 else (1 - eps) * p2 + eps / classes
-        if _LONG is not None and 0 < x2.size <= _SMALL:
+        if small_applies(x2.size):
             small = _small_cross_entropy(x2, None, None, weight, eps)
             if small is not None:
                 return _reduce_long(small, reduction, rows, batch, x.dtype)
-        stats = _np_kernel(x2, "stats", weights=weight)
+        stats = np_kernel(x2, "stats", weights=weight)
         with np.errstate(all="ignore"):
             lg = np.log1p(stats.s)
             loss = lg * weight.sum(axis=1) - stats.wdsum
@@ -255,12 +255,9 @@ def cross_entropy(
         loss = loss.copy()
         for r in bad.tolist():
             w = weight[r] if weight is not None else _class_weights(t[r], classes, eps)
-            loss[r] = _weighted_loss(w, _special_row(x2[r].astype(np.float64), "log_softmax"))
+            loss[r] = _weighted_loss(w, special_row(x2[r].astype(np.float64), "log_softmax"))
     loss = np.where(ignored, 0.0, loss)
     return _reduce_np(loss, reduction, count, batch, x.dtype)
-
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 def _fast_small_cross_entropy(x: np.ndarray, t: np.ndarray, axis: Any, reduction: str) -> Any:
@@ -268,11 +265,13 @@ def _fast_small_cross_entropy(x: np.ndarray, t: np.ndarray, axis: Any, reduction
     smoothing, nothing ignored -- in long double with nothing around it, so that a call on 10
     logits costs what SciPy's ``log_softmax`` and a gather cost.  None for anything else (labels
     out of range included: the general path raises their error)."""
+    settings = config.settings
     if (
-        _LONG is None
+        settings.long_double is None
+        or not settings.fast_paths
         or x.ndim != 2
-        or x.dtype not in _FAST_DTYPES
-        or not 0 < x.size <= _SMALL
+        or x.dtype not in FAST_DTYPES
+        or not 0 < x.size <= settings.small_threshold
         or type(axis) is not int
         or axis not in (-1, 1)
         or t.dtype.kind not in "iu"
@@ -282,7 +281,7 @@ def _fast_small_cross_entropy(x: np.ndarray, t: np.ndarray, axis: Any, reduction
     rows, classes = x.shape
     if t.min() < 0 or t.max() >= classes:
         return None
-    shifted = _long_shift(x)
+    shifted = long_shift(x)
     if shifted is None:
         return None
     ar, k, _, d, e = shifted
@@ -297,10 +296,10 @@ def _fast_small_cross_entropy(x: np.ndarray, t: np.ndarray, axis: Any, reduction
 def _small_cross_entropy(
     x2: np.ndarray, t: Any, ignored: Any, weight: Any, eps: float
 ) -> np.ndarray | None:
-    """Per-row losses of a small input in long double (see :func:`numdl.stable._np_small`), or
+    """Per-row losses of a small input in long double (see :func:`numdl._engine.small.np_small`), or
     None if a row has no finite maximum (the general path's special-value rules handle it)."""
     classes = x2.shape[1]
-    shifted = _long_shift(x2)
+    shifted = long_shift(x2)
     if shifted is None:
         return None
     ar, k, _, d, e = shifted
@@ -313,7 +312,7 @@ def _small_cross_entropy(
         if eps:
             loss = loss - (eps / classes) * d.sum(axis=1)
         return np.where(ignored, 0, loss) if some_ignored else loss
-    w = weight.astype(_LONG)
+    w = weight.astype(config.settings.long_double)
     with np.errstate(invalid="ignore"):
         wd = np.where(w == 0, 0, w * d)  # a class of weight zero contributes 0, even at -inf
     return lg * w.sum(axis=1) - wd.sum(axis=1)
@@ -334,7 +333,7 @@ def _reduce_long(
     with np.errstate(invalid="ignore"):
         total = losses.sum()
         if reduction == "mean":
-            total = total / count if count else _LONG(math.nan)
+            total = total / count if count else config.settings.long_double(math.nan)
     if dtype in (np.float64, np.float32):
         return np.asarray(total).astype(dtype)[()]
     return np_round(np.array([float(total)]), dtype)[0]
@@ -376,12 +375,12 @@ def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index):
     x = xp_float_input(xp, xp.asarray(logits) if isinstance(logits, list) else logits, "logits")
     ax = _class_axis(axis, x.ndim)
     x64 = xp.astype(x, xp.float64)
-    x2, batch, _ = _xp_rows(xp, x64, (ax,))
+    x2, batch, _ = xp_rows(xp, x64, (ax,))
     rows, classes = x2.shape
-    core = _xp_core(xp, x2, exact=x.dtype == xp.float64)
+    core = xp_core(xp, x2, exact=x.dtype == xp.float64)
     a_safe = xp.where(core.finite, core.a, xp.zeros_like(core.a))
     ls = ((x2 - a_safe) - xp.log1p(core.s)) + core.dl
-    ls = xp.where(core.finite, ls, _xp_special(xp, x2, "log_softmax"))
+    ls = xp.where(core.finite, ls, xp_special(xp, x2, "log_softmax"))
     t = target if hasattr(target, "dtype") else xp.asarray(target)
     if xp.isdtype(t.dtype, "integral"):
         if tuple(t.shape) != batch:
@@ -414,7 +413,7 @@ def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index):
                 f"target has shape {tuple(p.shape)}; probability targets must have the logits' "
                 f"shape {tuple(x.shape)}"
             )
-        p2, _, _ = _xp_rows(xp, xp.astype(p, xp.float64), (ax,))
+        p2, _, _ = xp_rows(xp, xp.astype(p, xp.float64), (ax,))
         w = p2 if eps == 0 else (1 - eps) * p2 + eps / classes
         zero = w == 0
         safe_ls = xp.where(zero, xp.zeros_like(ls), ls)  # 0 * -inf is 0 here, gradients included
@@ -429,7 +428,13 @@ def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index):
     return out if out.dtype == x.dtype else xp.astype(out, x.dtype)
 
 
-def binary_cross_entropy_with_logits(logits, target, *, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike | Array,
+    target: ArrayLike | Array,
+    *,
+    reduction: str = "mean",
+    pos_weight: ArrayLike | Array | None = None,
+) -> Array:
     """Binary cross-entropy of `target` under ``sigmoid(logits)``, from the logits (PyTorch
     semantics).
 
@@ -527,7 +532,7 @@ def binary_cross_entropy_with_logits(logits, target, *, reduction="mean", pos_we
 def _bce64(xp: Any, x: Any, y: Any, pw: Any) -> Any:
     """``pw y softplus(-x) + (1 - y) softplus(x)`` in float64 with ``0 * inf = 0``; both softplus
     share ``log1p(exp(-|x|))``."""
-    t = xp.log1p(xp.exp(_minus_abs(xp, x)))
+    t = xp.log1p(xp.exp(minus_abs(xp, x)))
     zero = xp.zeros_like(x)
     sp_plus = xp.where(x >= 0, x, zero) + t
     sp_minus = xp.where(x >= 0, zero, -x) + t

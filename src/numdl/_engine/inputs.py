@@ -1,17 +1,14 @@
-"""Input handling shared by numdl's stable functions: NumPy natively, PyTorch and JAX through the
-array API standard (``array-api-compat``).
+"""Input handling shared by every path: which library an input belongs to, its dtype, its axes,
+and the one rounding of a float64 result to the input's format.
 
-Every stable function computes in float64 and rounds once to the input's format.  NumPy input
-takes numdl's own NumPy kernels; a PyTorch tensor or JAX array is handled with its own library's
-operations (``xp = array_namespace(x)``), so that the result stays on the input's device and
+NumPy input takes the engine's own kernels; a PyTorch tensor or JAX array is handled with its own
+library's operations (:mod:`numdl._engine.xp`), so that the result stays on the input's device and
 autograd sees every step.  Neither torch nor jax is ever imported here: an input can only be a
 tensor of a library that is already loaded.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 from typing import Any
 
 import array_api_compat
@@ -25,7 +22,6 @@ __all__ = [
     "normalize_axes",
     "np_float_input",
     "np_round",
-    "stop_gradient",
     "xp_float_input",
 ]
 
@@ -101,20 +97,6 @@ def xp_float_input(xp: Any, x: Any, argname: str) -> Any:
     return x
 
 
-def stop_gradient(xp: Any, x: Any) -> Any:
-    """``x`` without its autograd history (PyTorch ``detach``, JAX ``stop_gradient``).
-
-    Used only on quantities that are exactly zero in exact arithmetic (the rounding error of a
-    subtraction), whose derivative is zero.
-    """
-    if array_api_compat.is_torch_namespace(xp):
-        return x.detach()
-    if array_api_compat.is_jax_namespace(xp):
-        jax = sys.modules["jax"]
-        return jax.lax.stop_gradient(x)
-    return x
-
-
 def normalize_axes(axis: Any, ndim: int, argname: str = "axis") -> tuple[int, ...]:
     """Reduction axes as a sorted tuple of non-negative ints.
 
@@ -136,13 +118,3 @@ def normalize_axes(axis: Any, ndim: int, argname: str = "axis") -> tuple[int, ..
     if len(set(out)) != len(out):
         raise ValueError(f"{argname}={axis!r} repeats an axis")
     return tuple(sorted(out)) if ndim else ()
-
-
-def rows_shape(
-    shape: tuple[int, ...], axes: tuple[int, ...]
-) -> tuple[list[int], tuple[int, ...], int]:
-    """``(permutation, kept shape, row length)`` that moves `axes` last and flattens them."""
-    kept = [i for i in range(len(shape)) if i not in axes]
-    batch = tuple(shape[i] for i in kept)
-    n = math.prod(shape[i] for i in axes)
-    return kept + list(axes), batch, n

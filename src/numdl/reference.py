@@ -42,6 +42,7 @@ from numdl._dtypes import (
     from_float64,
     is_format_dtype,
 )
+from numdl._engine import eft
 from numdl._exact import round_to
 
 __all__ = ["evaluate", "exact", "exact_sum", "round_to", "ulp_error"]
@@ -410,63 +411,6 @@ __all__ += [
     "softplus",
 ]
 
-_SPLITTER = 134217729.0  # 2**27 + 1, Dekker's splitting constant for 53-bit significands
-
-
-def _two_sum(a: Any, b: Any) -> tuple[Any, Any]:
-    """``s + e == a + b`` exactly, ``s = fl(a + b)`` (Knuth; no condition on the magnitudes)."""
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
-def _fast_two_sum(a: Any, b: Any) -> tuple[Any, Any]:
-    """``s + e == a + b`` exactly when ``|a| >= |b|`` (Dekker)."""
-    s = a + b
-    return s, b - (s - a)
-
-
-def _split(a: Any) -> tuple[Any, Any]:
-    t = _SPLITTER * a
-    hi = t - (t - a)
-    return hi, a - hi
-
-
-def _two_prod(a: Any, b: Any) -> tuple[Any, Any]:
-    """``p + e == a * b`` exactly (Dekker's product, no FMA), for ``|a|, |b| < 2**995``."""
-    p = a * b
-    ah, al = _split(a)
-    bh, bl = _split(b)
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
-
-
-def _dd_add(ah: Any, al: Any, bh: Any, bl: Any) -> tuple[Any, Any]:
-    """Double-double sum, relative error about 2**-104 even with cancellation of the high parts."""
-    s1, s2 = _two_sum(ah, bh)
-    t1, t2 = _two_sum(al, bl)
-    s2 = s2 + t1
-    s1, s2 = _fast_two_sum(s1, s2)
-    s2 = s2 + t2
-    return _fast_two_sum(s1, s2)
-
-
-def _dd_mul(ah: Any, al: Any, bh: Any, bl: Any) -> tuple[Any, Any]:
-    p, e = _two_prod(ah, bh)
-    e = e + (ah * bl + al * bh)
-    return _fast_two_sum(p, e)
-
-
-def _dd_div(ah: Any, al: Any, bh: Any, bl: Any) -> tuple[Any, Any]:
-    """Double-double quotient by long division (three partial quotients)."""
-    q1 = ah / bh
-    rh, rl = _dd_add(ah, al, *(-v for v in _dd_mul(q1, 0.0 * q1, bh, bl)))
-    q2 = rh / bh
-    rh, rl = _dd_add(rh, rl, *(-v for v in _dd_mul(q2, 0.0 * q2, bh, bl)))
-    q3 = rh / bh
-    q1, q2 = _fast_two_sum(q1, q2)
-    return _dd_add(q1, q2, q3, 0.0 * q3)
-
-
 def _dd_of(value: Any) -> tuple[float, float]:
     """An exact number (Fraction, mpf) as the double-double nearest to it."""
     q = value if isinstance(value, Fraction) else _exact.parts_to_fraction(_exact.parts(value))
@@ -503,23 +447,23 @@ def _expm1_reduced(h: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """
     k = np.rint(h * _INV_LN2)
     r0 = h - k * _LN2_A  # exact: k * _LN2_A has at most 53 bits and Sterbenz applies
-    p2, e2 = _two_prod(k, _LN2_B)
-    rh, rl = _two_sum(r0, lo)
-    rh2, rl2 = _two_sum(rh, -p2)
+    p2, e2 = eft.two_prod(k, _LN2_B)
+    rh, rl = eft.two_sum(r0, lo)
+    rh2, rl2 = eft.two_sum(rh, -p2)
     rl = rl + rl2 - e2 - k * _LN2_C
-    rh, rl = _fast_two_sum(rh2, rl)
+    rh, rl = eft.fast_two_sum(rh2, rl)
     scale = 2.0**-_EXP_SQUARINGS
     th, tl = rh * scale, rl * scale
     ph, pl = _INV_FACTORIAL[_EXP_TERMS]
     ph = np.full_like(th, ph)
     pl = np.full_like(th, pl)
     for i in range(_EXP_TERMS - 1, 0, -1):
-        ph, pl = _dd_mul(ph, pl, th, tl)
-        ph, pl = _dd_add(ph, pl, *_INV_FACTORIAL[i])
-    mh, ml = _dd_mul(ph, pl, th, tl)
+        ph, pl = eft.dd_mul(ph, pl, th, tl)
+        ph, pl = eft.dd_add(ph, pl, *_INV_FACTORIAL[i])
+    mh, ml = eft.dd_mul(ph, pl, th, tl)
     for _ in range(_EXP_SQUARINGS):
-        ah, al = _dd_add(mh, ml, 2.0, 0.0)
-        mh, ml = _dd_mul(mh, ml, ah, al)
+        ah, al = eft.dd_add(mh, ml, 2.0, 0.0)
+        mh, ml = eft.dd_mul(mh, ml, ah, al)
     return mh, ml, k.astype(np.int64)
 
 
@@ -532,7 +476,7 @@ def _exp_dd(h: Any, lo: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     hc = np.clip(np.where(minus_inf, 0.0, h), -(2.0**20), 2.0**20)
     lc = np.where(minus_inf | (np.abs(h) > 2.0**20), 0.0, lo)
     mh, ml, k = _expm1_reduced(hc, lc)
-    eh, el = _dd_add(mh, ml, 1.0, 0.0)
+    eh, el = eft.dd_add(mh, ml, 1.0, 0.0)
     eh = np.where(minus_inf, 0.0, eh)
     el = np.where(minus_inf, 0.0, el)
     return eh, el, k
@@ -543,7 +487,7 @@ def _expm1_dd(h: Any, lo: Any) -> tuple[np.ndarray, np.ndarray]:
     mh, ml, k = _expm1_reduced(np.asarray(h, dtype=np.float64), np.asarray(lo, dtype=np.float64))
     scale = np.ldexp(1.0, k.astype(np.int32))
     # (1 + m) * 2**k - 1 = m * 2**k + (2**k - 1), with 2**k - 1 as an exact double-double.
-    eh, el = _dd_add(mh * scale, ml * scale, *_two_sum(scale, -1.0))
+    eh, el = eft.dd_add(mh * scale, ml * scale, *eft.two_sum(scale, -1.0))
     return np.where(k == 0, mh, eh), np.where(k == 0, ml, el)
 
 
@@ -561,13 +505,13 @@ def _log1p_dd(sh: np.ndarray, sl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     eh, el, k = _exp_dd(-y0)
     ki = k.astype(np.int32)
     ssh, ssl = np.ldexp(sh, ki), np.ldexp(sl, ki)
-    ch, cl = _dd_mul(ssh, ssl, eh, el)  # s * exp(-y0)
+    ch, cl = eft.dd_mul(ssh, ssl, eh, el)  # s * exp(-y0)
     small = y0 < 0.25
     mh, ml = _expm1_dd(np.where(small, -y0, 0.0), np.zeros_like(y0))
-    bh, bl = _dd_add(np.ldexp(eh, ki), np.ldexp(el, ki), -1.0, 0.0)
+    bh, bl = eft.dd_add(np.ldexp(eh, ki), np.ldexp(el, ki), -1.0, 0.0)
     mh, ml = np.where(small, mh, bh), np.where(small, ml, bl)
-    ch, cl = _dd_add(ch, cl, mh, ml)
-    return _dd_add(y0, np.zeros_like(y0), ch, cl)
+    ch, cl = eft.dd_add(ch, cl, mh, ml)
+    return eft.dd_add(y0, np.zeros_like(y0), ch, cl)
 
 
 # Absolute error floor of the double-double kernels: their low parts underflow below ~2**-1000.
@@ -602,9 +546,9 @@ def _dd_row_sum(th: np.ndarray, tl: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         sh = th[:, 0].copy()
         sl = tl[:, 0].copy()
         for j in range(1, n):
-            sh, e = _two_sum(sh, th[:, j])
+            sh, e = eft.two_sum(sh, th[:, j])
             sl = sl + (e + tl[:, j])
-        sh, sl = _fast_two_sum(sh, sl)
+        sh, sl = eft.fast_two_sum(sh, sl)
         magnitude = np.sum(np.abs(th), axis=1) + np.sum(np.abs(tl), axis=1)
         # TwoSum is exact down to the subnormals: no absolute term.
         err = ((n * 2.0**-53) ** 2 + 2.0**-104) * magnitude * (1 + 2.0**-40)
@@ -845,7 +789,7 @@ def _row_core_impl(x: np.ndarray) -> _RowCore:
         a = x.max(axis=1, initial=-np.inf) if n else np.full(rows, -np.inf)
         finite = ~nan_row & np.isfinite(a)
         a_safe = np.where(finite, a, 0.0)
-        dh, dl = _two_sum(x, -a_safe[:, None])
+        dh, dl = eft.two_sum(x, -a_safe[:, None])
         # -inf entries (and differences beyond float64's range) contribute exp(-inf) = 0.
         gone = ~np.isfinite(dh)
         dh = np.where(gone, -np.inf, dh)
@@ -860,7 +804,7 @@ def _row_core_impl(x: np.ndarray) -> _RowCore:
     sh, sl, sum_err = _dd_row_sum(th, tl)
     # Each term's relative error, plus the bits of th and tl lost to underflow in ldexp.
     s_err = sum_err + _DD_EXP_ERR * np.abs(sh) + terms.sum(axis=1) * 2.0**-1073
-    s1h, s1l = _dd_add(m - 1, np.zeros(rows), sh, sl)
+    s1h, s1l = eft.dd_add(m - 1, np.zeros(rows), sh, sl)
     s1h = np.where(finite, s1h, 0.0)
     s1l = np.where(finite, s1l, 0.0)
     lh, ll = _log1p_dd(s1h, s1l)
@@ -1068,7 +1012,7 @@ def logsumexp(
     ndim = x64.ndim
     if b is None:
         core = _row_core(x2)
-        hi, lo = _dd_add(core.a, np.zeros_like(core.a), core.lh, core.ll)
+        hi, lo = eft.dd_add(core.a, np.zeros_like(core.a), core.lh, core.ll)
         hi = np.where(core.finite, hi, 0.0)
         lo = np.where(core.finite, lo, 0.0)
         err = np.where(core.finite, core.l_err + _DD_OP_ERR * np.abs(hi), 0.0)
@@ -1120,9 +1064,9 @@ def _softmax_family(x: Any, axis: Any, dtype: Any, rounded: Any, kind: str) -> A
     core = _row_core(x2)
     fin = core.finite[:, None]
     if kind == "log_softmax":
-        hi, lo = _two_sum(core.dh, -core.lh[:, None])
+        hi, lo = eft.two_sum(core.dh, -core.lh[:, None])
         lo = lo + (core.dl - core.ll[:, None])
-        hi, lo = _fast_two_sum(hi, lo)
+        hi, lo = eft.fast_two_sum(hi, lo)
         minus_inf = core.dh == -np.inf
         hi = np.where(minus_inf, -np.inf, hi)
         lo = np.where(minus_inf | ~fin, 0.0, lo)
@@ -1132,8 +1076,8 @@ def _softmax_family(x: Any, axis: Any, dtype: Any, rounded: Any, kind: str) -> A
     else:
         deep = core.dh < -(2.0**20)
         eh, el, exp = _exp_dd(np.where(deep, -np.inf, core.dh), core.dl)
-        sh, sl = _dd_add(np.ones(rows), np.zeros(rows), core.s1h, core.s1l)
-        hi, lo = _dd_div(eh, el, sh[:, None], sl[:, None])
+        sh, sl = eft.dd_add(np.ones(rows), np.zeros(rows), core.s1h, core.s1l)
+        hi, lo = eft.dd_div(eh, el, sh[:, None], sl[:, None])
         rel = _DD_EXP_ERR + core.s1_err / (1 + core.s1h) + 4 * _DD_OP_ERR
         err = rel[:, None] * np.abs(hi)
         inf_value, other_value = 1.0, 0.0
@@ -1359,7 +1303,7 @@ def _reduce_exact(
     if reduction == "mean":
         if count == 0:
             return math.nan, 0.0, 0.0
-        qh, ql = _dd_div(np.float64(th), np.float64(tl), np.float64(count), np.float64(0.0))
+        qh, ql = eft.dd_div(np.float64(th), np.float64(tl), np.float64(count), np.float64(0.0))
         return float(qh), float(ql), total_err / count + _DD_OP_ERR * abs(float(qh))
     return th, tl, total_err
 
@@ -1440,17 +1384,17 @@ def cross_entropy(
         dth, dtl = core.dh[r_idx, t_safe], core.dl[r_idx, t_safe]
         dth = np.where(row_special, 0.0, dth)
         dtl = np.where(row_special, 0.0, dtl)
-        one_m = _two_sum(np.float64(1.0), np.float64(-eps))
-        ah, al = _dd_mul(dth, dtl, *one_m)
-        hi, lo = _dd_add(lh, ll, -ah, -al)
+        one_m = eft.two_sum(np.float64(1.0), np.float64(-eps))
+        ah, al = eft.dd_mul(dth, dtl, *one_m)
+        hi, lo = eft.dd_add(lh, ll, -ah, -al)
         err = l_err + 4 * _DD_OP_ERR * (np.abs(lh) + np.abs(ah))
         if eps != 0:
             safe_dh = np.where(row_special[:, None], 0.0, core.dh)
             safe_dl = np.where(row_special[:, None], 0.0, core.dl)
             dh_sum, dl_sum, d_err = _dd_row_sum(safe_dh, safe_dl)
-            ch, cl = _dd_div(np.float64(eps), np.float64(0.0), np.float64(classes), np.float64(0.0))
-            bh, bl = _dd_mul(dh_sum, dl_sum, ch, cl)
-            hi, lo = _dd_add(hi, lo, -bh, -bl)
+            ch, cl = eft.dd_div(np.float64(eps), np.float64(0.0), np.float64(classes), np.float64(0.0))
+            bh, bl = eft.dd_mul(dh_sum, dl_sum, ch, cl)
+            hi, lo = eft.dd_add(hi, lo, -bh, -bl)
             err = err + d_err * eps / classes + 4 * _DD_OP_ERR * (np.abs(bh) + np.abs(hi))
     else:
         live = (w != 0) & ~row_special[:, None]
@@ -1460,8 +1404,8 @@ def cross_entropy(
         dh_live = np.where(live & ~big, core.dh, 0.0)
         dl_live = np.where(live & ~big, core.dl, 0.0)
         pz = np.where(big, 0.0, pz)
-        q1h, q1l = _two_prod(pz, dh_live)
-        q2h, q2l = _two_prod(pz, dl_live)
+        q1h, q1l = eft.two_prod(pz, dh_live)
+        q2h, q2l = eft.two_prod(pz, dl_live)
         qh, ql, q_err = _dd_row_sum(
             np.concatenate([q1h, q2h], axis=1), np.concatenate([q1l, q2l], axis=1)
         )
@@ -1469,16 +1413,16 @@ def cross_entropy(
         ph, pl, p_err = _dd_row_sum(pz, np.zeros_like(pz))
         if eps != 0:
             dh_sum, dl_sum, d_err = _dd_row_sum(dh_live, dl_live)
-            one_m = _two_sum(np.float64(1.0), np.float64(-eps))
-            ph, pl = _dd_mul(ph, pl, *one_m)
-            ph, pl = _dd_add(ph, pl, np.float64(eps), np.float64(0.0))
-            qh, ql = _dd_mul(qh, ql, *one_m)
-            ch, cl = _dd_div(np.float64(eps), np.float64(0.0), np.float64(classes), np.float64(0.0))
-            bh, bl = _dd_mul(dh_sum, dl_sum, ch, cl)
-            qh, ql = _dd_add(qh, ql, bh, bl)
+            one_m = eft.two_sum(np.float64(1.0), np.float64(-eps))
+            ph, pl = eft.dd_mul(ph, pl, *one_m)
+            ph, pl = eft.dd_add(ph, pl, np.float64(eps), np.float64(0.0))
+            qh, ql = eft.dd_mul(qh, ql, *one_m)
+            ch, cl = eft.dd_div(np.float64(eps), np.float64(0.0), np.float64(classes), np.float64(0.0))
+            bh, bl = eft.dd_mul(dh_sum, dl_sum, ch, cl)
+            qh, ql = eft.dd_add(qh, ql, bh, bl)
             q_err = q_err + d_err * eps / classes + 4 * _DD_OP_ERR * np.abs(bh)
-        mh, ml = _dd_mul(lh, ll, ph, pl)
-        hi, lo = _dd_add(mh, ml, -qh, -ql)
+        mh, ml = eft.dd_mul(lh, ll, ph, pl)
+        hi, lo = eft.dd_add(mh, ml, -qh, -ql)
         err = (
             l_err * np.abs(ph)
             + np.abs(lh) * p_err

@@ -22,7 +22,7 @@ import tempfile
 import time
 import urllib.request
 
-from numdl import demos
+from numdl.tutorial.simulations import ch01
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -102,7 +102,7 @@ def main() -> int:
                 name = values[i % len(values)]
                 if i == 0 and name == "float32":
                     name = "float64"
-                k = demos.running_product(0.1, 400, name).underflow_at
+                k = ch01.running_product(0.1, 400, name).underflow_at
                 t0 = time.perf_counter()
                 select.select_option(name)
                 page.get_by_text(f"In {name} the product of tokens of probability 0.1 becomes "

@@ -14,10 +14,10 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from numdl import demos
 from numdl.exercises import ProgressStore
 from numdl.exercises.chapter01 import PERPLEXITY, SEQUENCE_LOG_PROB
 from numdl.tutorial.catalog import CHAPTERS, HOME_SLUG, available_chapters
+from numdl.tutorial.simulations import ch01
 from servers import (
     alive,
     command_line,
@@ -255,8 +255,8 @@ def _verdict(page):
 
 def test_moving_a_control_changes_its_output(page, tutorial_server):
     open_page(page, tutorial_server, "01_why_numerics", "becomes exactly 0 at length")
-    expected_f32 = demos.running_product(0.1, 400, "float32").underflow_at
-    expected_f64 = demos.running_product(0.1, 400, "float64").underflow_at
+    expected_f32 = ch01.running_product(0.1, 400, "float32").underflow_at
+    expected_f64 = ch01.running_product(0.1, 400, "float64").underflow_at
     page.get_by_text(f"becomes exactly 0 at length {expected_f32}").wait_for(timeout=TIMEOUT)
     page.locator("select").first.select_option("float64")
     page.get_by_text(f"becomes exactly 0 at length {expected_f64}").wait_for(timeout=TIMEOUT)
@@ -306,7 +306,7 @@ def test_runaway_answer_is_contained_while_controls_stay_live(page, tutorial_ser
     started = time.monotonic()
     # While the endless loop runs in its sandbox, a control still updates its output.
     page.locator("select").first.select_option("float16")
-    expected = demos.running_product(0.1, 400, "float16").underflow_at
+    expected = ch01.running_product(0.1, 400, "float16").underflow_at
     page.get_by_text("In float16 the product of tokens", exact=False).first.wait_for(timeout=5_000)
     assert page.get_by_text(f"becomes exactly 0 at length {expected}").count() >= 1
     assert time.monotonic() - started < PERPLEXITY.limits.seconds

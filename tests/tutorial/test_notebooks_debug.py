@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from nbutil import control, html_of, load_app
 
-from numdl import demos
+from numdl.tutorial.simulations import ch06
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_debugging_chapter_values(debugging):
     assert defs["eps_stored"] == 0.0  # 1e-8 is below float16's smallest subnormal
     assert defs["clip_norm"].total_norm == pytest.approx(np.hypot(12, 1))
     assert defs["clip_turn_norm"] < 1e-6 and defs["clip_turn_value"] > 20
-    ref = demos.mlp_signal_scales(50, "relu", "normal", width=128, rng=np.random.default_rng(6))
+    ref = ch06.mlp_signal_scales(50, "relu", "normal", width=128, rng=np.random.default_rng(6))
     assert not np.isfinite(defs["init_summary"]["normal"][0]) and not np.isfinite(ref.activation_std[-1])
     # float32 exp overflows within two float32 spacings of log(float32 max), by the CPU's exp
     slack = 2 * float(np.spacing(np.float32(88.7)))

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from nbutil import control, html_of, load_app
 
-from numdl import demos, naive
+from numdl import naive
 from numdl.linalg import lstsq
+from numdl.tutorial.simulations import ch02c, ch05b
 
 U64 = float(np.finfo(np.float64).eps) / 2
 
@@ -41,7 +42,7 @@ def test_chapter2c_hilbert_inverse_and_descent():
                                   "gd_kappa": control(2.0), "gd_lr": control(2.1),
                                   "gd_steps": control(200)})
     rows = defs["hilbert_rows"]
-    expected = demos.hilbert_study(range(2, 16))
+    expected = ch02c.hilbert_study(range(2, 16))
     assert [r.kappa_exact for r in rows] == [r.kappa_exact for r in expected]
     text = html_of(outputs)
     assert f"For n = 8: κ = {expected[6].kappa_exact:.3g}" in text
@@ -100,10 +101,10 @@ def test_chapter5b_rcond_and_triangular_solve():
     assert defs["rc_diag"].rank == 3 and np.linalg.norm(defs["rc_sol"]) > 1e6
     _, defs = app.run(defs={"rc_rcond": control(-8), "rc_noise": control(-12)})
     assert defs["rc_diag"].rank == 2 and defs["rc_diag"].truncated == 1
-    x, y = demos.collinear_problem(40, 1e-12, rng=np.random.default_rng(4))
+    x, y = ch05b.collinear_problem(40, 1e-12, rng=np.random.default_rng(4))
     np.testing.assert_array_equal(defs["rc_sol"], lstsq(x, y, method="svd", rcond=1e-8)[0])
     tri = defs["tri"]
-    lit, _, back = demos.TRIANGULAR_VARIANTS
+    lit, _, back = ch05b.TRIANGULAR_VARIANTS
     assert tri.backward[lit][-1] > 1e4 * tri.backward[back][-1]
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from nbutil import control, default_run, html_of, load_app
 
-from numdl import demos
 from numdl.optim import Status, classify_critical_point, minimize
 from numdl.optim.problems import PROBLEMS
+from numdl.tutorial.simulations import ch01, ch03a
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_3a_race_runs_the_library_optimizers(app3a):
                               "race_scale": control(1.0), "race_steps": control(600)})
     race, p = defs["race"], PROBLEMS["beale"]()
     for method in ("gd", "adam"):
-        direct = minimize(p, p.start, method=method, lr=10.0 ** demos.RACE_LR["beale"][method],
+        direct = minimize(p, p.start, method=method, lr=10.0 ** ch03a.RACE_LR["beale"][method],
                           max_iter=600)
         np.testing.assert_array_equal(race[method].x, direct.x)
     _, defs = default_run("03a_gradient_descent")  # Rosenbrock, every method, 2000 steps
@@ -112,7 +112,7 @@ def test_3a_grid_search_button_finds_the_race_learning_rates(app3a):
     _, defs = app3a.run(defs={"tune_button": control(True)})
     grid = defs["tune_grid"]
     for method, finals in defs["tune"].items():
-        best = demos.RACE_LR["rosenbrock"][method]  # best, or within rounding of it (test_demos_optim)
+        best = ch03a.RACE_LR["rosenbrock"][method]  # best, or within rounding (test_ch03a)
         assert np.asarray(finals)[np.asarray(grid) == best][0] <= 1.1 * np.min(finals), method
 
 
@@ -153,7 +153,7 @@ def test_3b_degenerate_table(app3b):
 def test_3b_fraction_of_minima_falls_faster_than_coin_flips(app3b):
     _, defs = app3b.run(defs={"hd_trials": control(5000), "hd_max_dim": control(6)})
     frac, dims = defs["hd_frac"], defs["hd_dims"]
-    assert frac[0] == demos.fraction_of_minima(1, 5000, rng=np.random.default_rng(101))
+    assert frac[0] == ch01.fraction_of_minima(1, 5000, rng=np.random.default_rng(101))
     assert frac[0] == pytest.approx(0.5, abs=0.03)
     assert np.all(np.diff(frac) <= 0) and np.all(frac[1:4] < 0.5 ** dims[1:4])
     assert defs["hd_c"] < 0  # log fraction ~ a + hd_c n^2

@@ -103,6 +103,6 @@ def test_home_table_and_helpers(tmp_path):
     html = plain(home_table(CHAPTERS, store, exercises_for))
     assert "0/2 passed (1 tried)" in html
     assert "Key takeaways" in plain(takeaways("a", "b"))
-    from numdl import demos
+    from numdl.tutorial.simulations import ch01
 
-    assert "def running_product" in no_tags(show_source(demos.running_product))
+    assert "def running_product" in no_tags(show_source(ch01.running_product))

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from numdl import demos
 from numdl.exercises.grading import RTOL, Case, Exercise
 from numdl.optim.transforms import clip_grad_norm
+from numdl.tutorial.simulations.ch06 import first_nonfinite_layer
 
 __all__ = ["CLIP_GLOBAL_NORM", "EXERCISES", "FIRST_NONFINITE_LAYER"]
 
@@ -26,7 +26,7 @@ def check_index(case: Case, got: Any) -> str | None:
 
 def _layer_cases() -> list[Case]:
     def case(label, acts, why, hostile=True):
-        return Case(label, (acts,), demos.first_nonfinite_layer(acts), why, hostile=hostile)
+        return Case(label, (acts,), first_nonfinite_layer(acts), why, hostile=hostile)
 
     rng = np.random.default_rng(60)
     ok = [rng.standard_normal((8, 16)).astype(F32) for _ in range(3)]

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from numdl import demos
 from numdl.exercises.grading import Case, Exercise
 from numdl.mixed_precision import dynamic_loss_scale_step
 

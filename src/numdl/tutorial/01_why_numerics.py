@@ -14,8 +14,9 @@ def _():
     import numpy as np
     import plotly.graph_objects as go
 
-    from numdl import demos, naive
+    from numdl import naive
     from numdl.exercises import chapter01
+    from numdl.tutorial.simulations import ch01
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     DTYPES = ["float64", "float32", "float16", "bfloat16"]
@@ -24,8 +25,8 @@ def _():
         COLORS,
         DTYPES,
         ExercisePanel,
+        ch01,
         chapter01,
-        demos,
         go,
         ml_dtypes,
         mo,
@@ -126,8 +127,8 @@ def _(DTYPES, mo):
 
 
 @app.cell(hide_code=True)
-def _(DTYPES, demos, np, seq_dtype, seq_n, seq_p):
-    runs = {name: demos.running_product(seq_p.value, seq_n.value, name) for name in DTYPES}
+def _(DTYPES, ch01, np, seq_dtype, seq_n, seq_p):
+    runs = {name: ch01.running_product(seq_p.value, seq_n.value, name) for name in DTYPES}
     chosen_run = runs[seq_dtype.value]
     log10_true = chosen_run.log_sum / np.log(10.0)
     return chosen_run, log10_true, runs
@@ -178,8 +179,8 @@ def _(chosen_run, log10_true, mo, np, seq_n, seq_p):
 
 
 @app.cell(hide_code=True)
-def _(demos, naive, show_source):
-    show_source(demos.running_product, naive.log_of_product)
+def _(ch01, naive, show_source):
+    show_source(ch01.running_product, naive.log_of_product)
     return
 
 
@@ -213,8 +214,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(cond_delta, cond_pert, demos, mo, np):
-    solve = demos.sensitive_solve(10.0 ** cond_delta.value, 10.0 ** cond_pert.value,
+def _(ch01, cond_delta, cond_pert, mo, np):
+    solve = ch01.sensitive_solve(10.0 ** cond_delta.value, 10.0 ** cond_pert.value,
                                   rng=np.random.default_rng(1))
     mo.md(
         f"""
@@ -280,9 +281,9 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, go, land_dim, mo, np):
+def _(ch01, go, land_dim, mo, np):
     _dims = np.arange(1, 11)
-    _fractions = [demos.fraction_of_minima(int(d), 20_000, rng=np.random.default_rng(int(d)))
+    _fractions = [ch01.fraction_of_minima(int(d), 20_000, rng=np.random.default_rng(int(d)))
                   for d in _dims]
     _fig = go.Figure(go.Scatter(x=_dims, y=np.maximum(_fractions, 1e-5), mode="lines+markers",
                                 name="fraction of minima"))
@@ -330,10 +331,10 @@ def _(DTYPES, mo):
 
 
 @app.cell(hide_code=True)
-def _(chain_depth, chain_dtype, chain_gain, demos, go, mo, np):
-    _scales = demos.activation_scales(chain_depth.value, chain_gain.value, dtype=chain_dtype.value,
+def _(ch01, chain_depth, chain_dtype, chain_gain, go, mo, np):
+    _scales = ch01.activation_scales(chain_depth.value, chain_gain.value, dtype=chain_dtype.value,
                                       rng=np.random.default_rng(0))
-    _ref = demos.activation_scales(chain_depth.value, chain_gain.value, dtype="float64",
+    _ref = ch01.activation_scales(chain_depth.value, chain_gain.value, dtype="float64",
                                    rng=np.random.default_rng(0))
     _layers = np.arange(1, chain_depth.value + 1)
     _shown = np.where(np.isfinite(_scales) & (_scales > 0), _scales, np.nan)
@@ -407,9 +408,9 @@ def _(DTYPES, mo):
 
 
 @app.cell(hide_code=True)
-def _(COLORS, demos, go, mo, np, train_dtypes, train_lr):
+def _(COLORS, ch01, go, mo, np, train_dtypes, train_lr):
     training = {
-        _name: demos.train_linear_regression(_name, train_lr.value, 400, rng=np.random.default_rng(3))
+        _name: ch01.train_linear_regression(_name, train_lr.value, 400, rng=np.random.default_rng(3))
         for _name in (train_dtypes.value or ["float32"])
     }
     _fig = go.Figure()
@@ -448,8 +449,8 @@ def _(mo, training):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.train_linear_regression)
+def _(ch01, show_source):
+    show_source(ch01.train_linear_regression)
     return
 
 

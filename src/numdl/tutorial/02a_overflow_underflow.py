@@ -12,10 +12,11 @@ def _():
     import numpy as np
     import plotly.graph_objects as go
 
-    from numdl import demos, naive
+    from numdl import naive
     from numdl.exercises import chapter02a
     from numdl.floats import FORMATS, as_dtype, decompose, format_info, next_after
     from numdl.reference import round_to
+    from numdl.tutorial.simulations import ch02a
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     NAMES = [np.dtype(d).name for d in FORMATS]
@@ -29,9 +30,9 @@ def _():
         Fraction,
         NAMES,
         as_dtype,
+        ch02a,
         chapter02a,
         decompose,
-        demos,
         format_info,
         go,
         mo,
@@ -67,11 +68,11 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, mo):
+def _(ch02a, mo):
     def _table(x):
         rows = [
             f"| {r.dtype} | {r.x_stored:g} | {r.computed:g} | {r.correctly_rounded:g} | {r.outcome} |"
-            for r in demos.exp_in_formats(x)
+            for r in ch02a.exp_in_formats(x)
         ]
         return ("| format | x as stored | exp(x) computed | exact, rounded | outcome |\n"
                 "|---|---|---|---|---|\n" + "\n".join(rows))
@@ -385,8 +386,8 @@ def _(format_info, mo, np, under_dtype, under_x):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.exp_in_formats)
+def _(ch02a, show_source):
+    show_source(ch02a.exp_in_formats)
     return
 
 

@@ -12,10 +12,11 @@ def _():
     import numpy as np
     import plotly.graph_objects as go
 
-    from numdl import demos, naive, stable
+    from numdl import naive, stable
     from numdl.exercises import chapter02b
     from numdl.floats import FORMATS, as_dtype, decompose, format_info, summation
     from numdl.reference import round_to
+    from numdl.tutorial.simulations import ch02b
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     NAMES = [np.dtype(d).name for d in FORMATS]
@@ -29,9 +30,9 @@ def _():
         METHOD_COLORS,
         NAMES,
         as_dtype,
+        ch02b,
         chapter02b,
         decompose,
-        demos,
         format_info,
         go,
         mo,
@@ -192,9 +193,9 @@ def _(FOUR, mo):
 
 
 @app.cell(hide_code=True)
-def _(canc_dtype, canc_range, demos, go, np):
+def _(canc_dtype, canc_range, ch02b, go, np):
     _lo, _hi = canc_range.value
-    canc = demos.cancellation_errors(np.logspace(_lo, _hi, 400), canc_dtype.value)
+    canc = ch02b.cancellation_errors(np.logspace(_lo, _hi, 400), canc_dtype.value)
     _cap = 1e17
     _fig = go.Figure()
     for _name, _color in (("naive", "#d62728"), ("stable", "#1f77b4")):
@@ -268,8 +269,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(FOUR, demos, mo):
-    acc_kind = mo.ui.dropdown(list(demos.SEQUENCES), value="0.1 repeated", label="sequence")
+def _(FOUR, ch02b, mo):
+    acc_kind = mo.ui.dropdown(list(ch02b.SEQUENCES), value="0.1 repeated", label="sequence")
     acc_dtype = mo.ui.dropdown(FOUR, value="float32", label="format")
     acc_max = mo.ui.slider(3, 6, step=1, value=5, label="log10 of the largest n", show_value=True)
     mo.hstack([acc_kind, acc_dtype, acc_max], justify="start", gap=2)
@@ -277,11 +278,12 @@ def _(FOUR, demos, mo):
 
 
 @app.cell(hide_code=True)
-def _(METHOD_COLORS, acc_dtype, acc_kind, acc_max, demos, format_info, go, np):
+def _(METHOD_COLORS, acc_dtype, acc_kind, acc_max, ch02b, format_info, go, np):
     # float16's range ends at 65504: keep the exact sum in range so errors stay meaningful.
     _top = acc_max.value if acc_dtype.value != "float16" else min(acc_max.value, 4)
     acc_ns = np.unique(np.logspace(1, _top, 13).astype(int))
-    acc = demos.accumulation_errors(acc_kind.value, acc_dtype.value, acc_ns)
+    acc = ch02b.accumulation_errors(acc_kind.value, acc_dtype.value, acc_ns,
+                                    rng=np.random.default_rng(0))
     _u = format_info(acc_dtype.value).eps / 2
     _fig = go.Figure()
     for _m, _err in acc.items():
@@ -332,8 +334,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, mo, order_n):
-    order = demos.harmonic_orders(10**order_n.value, "float32")
+def _(ch02b, mo, order_n):
+    order = ch02b.harmonic_orders(10**order_n.value, "float32")
     mo.md(f"""
     | order | result | relative error |
     |---|---|---|
@@ -350,8 +352,8 @@ def _(demos, mo, order_n):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source, summation):
-    show_source(demos.accumulation_errors, summation)
+def _(ch02b, show_source, summation):
+    show_source(ch02b.accumulation_errors, summation)
     return
 
 

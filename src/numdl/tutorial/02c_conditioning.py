@@ -11,8 +11,8 @@ def _():
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from numdl import demos
     from numdl.exercises import chapter02c
+    from numdl.tutorial.simulations import ch02c
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     U64 = float(np.finfo(np.float64).eps) / 2
@@ -24,8 +24,8 @@ def _():
         GREEN,
         RED,
         U64,
+        ch02c,
         chapter02c,
-        demos,
         go,
         make_subplots,
         mo,
@@ -89,8 +89,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(BLUE, GRAY, RED, demos, ell_angle, ell_kappa, go, mo):
-    ellipse = demos.circle_to_ellipse(10.0**ell_kappa.value, angle=float(ell_angle.value))
+def _(BLUE, GRAY, RED, ch02c, ell_angle, ell_kappa, go, mo):
+    ellipse = ch02c.circle_to_ellipse(10.0**ell_kappa.value, angle=float(ell_angle.value))
     _fig = go.Figure()
     _fig.add_trace(go.Scatter(x=ellipse.circle[0], y=ellipse.circle[1], name="unit circle",
                               line=dict(color=GRAY, dash="dot")))
@@ -151,8 +151,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(BLUE, GRAY, amp_pert, amp_worst, demos, go, mo, np):
-    amp = demos.amplification_sweep(np.logspace(0, 12, 13), 10.0**amp_pert.value, 200,
+def _(BLUE, GRAY, amp_pert, amp_worst, ch02c, go, mo, np):
+    amp = ch02c.amplification_sweep(np.logspace(0, 12, 13), 10.0**amp_pert.value, 200,
                                      worst_case_x=bool(amp_worst.value),
                                      rng=np.random.default_rng(0))
     amp_ratio = amp.amplification / amp.condition[:, None]  # measured / bound
@@ -210,8 +210,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(BLUE, GRAY, GREEN, RED, U64, demos, go, hil_n, mo, np):
-    hilbert_rows = demos.hilbert_study(range(2, 16))
+def _(BLUE, GRAY, GREEN, RED, U64, ch02c, go, hil_n, mo, np):
+    hilbert_rows = ch02c.hilbert_study(range(2, 16))
     _ns = [r.n for r in hilbert_rows]
     _fig = go.Figure()
     _fig.add_trace(go.Scatter(x=_ns, y=[r.kappa_exact for r in hilbert_rows], name="κ, exact",
@@ -283,8 +283,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(BLUE, GRAY, RED, U64, demos, go, inv_n, make_subplots, mo, np):
-    inv = demos.solve_vs_inverse(np.logspace(0, 14, 15), n=int(inv_n.value),
+def _(BLUE, GRAY, RED, U64, ch02c, go, inv_n, make_subplots, mo, np):
+    inv = ch02c.solve_vs_inverse(np.logspace(0, 14, 15), n=int(inv_n.value),
                                  rng=np.random.default_rng(1))
     _fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
                          subplot_titles=("forward error |x - x_true| / |x_true|",
@@ -317,8 +317,8 @@ def _(BLUE, GRAY, RED, U64, demos, go, inv_n, make_subplots, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.amplification_sweep, demos.hilbert_study, demos.solve_vs_inverse)
+def _(ch02c, show_source):
+    show_source(ch02c.amplification_sweep, ch02c.hilbert_study, ch02c.solve_vs_inverse)
     return
 
 
@@ -351,9 +351,9 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(BLUE, GREEN, demos, gd_kappa, gd_lr, gd_steps, go, mo, np):
-    gd_run = demos.descend_quadratic(10.0**gd_kappa.value, float(gd_lr.value), int(gd_steps.value))
-    _newton = demos.descend_quadratic(10.0**gd_kappa.value, 1.0, 5, newton=True)
+def _(BLUE, GREEN, ch02c, gd_kappa, gd_lr, gd_steps, go, mo, np):
+    gd_run = ch02c.descend_quadratic(10.0**gd_kappa.value, float(gd_lr.value), int(gd_steps.value))
+    _newton = ch02c.descend_quadratic(10.0**gd_kappa.value, 1.0, 5, newton=True)
     _g = np.linspace(-2.5, 2.5, 121)
     _xx, _yy = np.meshgrid(_g, _g)
     _h = gd_run.hessian
@@ -395,10 +395,10 @@ def _(BLUE, GREEN, demos, gd_kappa, gd_lr, gd_steps, go, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(BLUE, GRAY, GREEN, RED, demos, go, mo, np):
+def _(BLUE, GRAY, GREEN, RED, ch02c, go, mo, np):
     gd_kappas = np.logspace(0, 3, 13)
-    gd_iters = {rule: demos.descent_iterations(gd_kappas, rule) for rule in ("optimal", "1/L", "newton")}
-    gd_slope = demos.loglog_slope(gd_kappas[4:], gd_iters["optimal"][4:])
+    gd_iters = {rule: ch02c.descent_iterations(gd_kappas, rule) for rule in ("optimal", "1/L", "newton")}
+    gd_slope = ch02c.loglog_slope(gd_kappas[4:], gd_iters["optimal"][4:])
     _fig = go.Figure()
     for _rule, _name, _color in (("1/L", "gradient descent, η = 1/L", RED),
                                  ("optimal", "gradient descent, η = 2/(L + μ)", BLUE),
@@ -430,8 +430,8 @@ def _(BLUE, GRAY, GREEN, RED, demos, go, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.descend_quadratic, demos.descent_iterations)
+def _(ch02c, show_source):
+    show_source(ch02c.descend_quadratic, ch02c.descent_iterations)
     return
 
 

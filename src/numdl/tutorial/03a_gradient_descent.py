@@ -13,10 +13,10 @@ def _():
     import numpy as np
     import plotly.graph_objects as go
 
-    from numdl import demos
     from numdl.exercises import chapter03a
     from numdl.optim import first_order, optimal_gradient_step, quadratic_gd_iterates
     from numdl.optim.problems import PROBLEMS, quadratic
+    from numdl.tutorial.simulations import ch03a
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     METHOD_COLORS = {"gd": "#7f7f7f", "momentum": "#1f77b4", "nesterov": "#17becf",
@@ -34,8 +34,8 @@ def _():
         PROBLEMS,
         RACE_BOX,
         SCHEDULE_COLORS,
+        ch03a,
         chapter03a,
-        demos,
         first_order,
         go,
         layout,
@@ -118,18 +118,18 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, gd_frac, gd_kappa, gd_steps, np):
+def _(ch03a, gd_frac, gd_kappa, gd_steps, np):
     gd_lr = gd_frac.value * 2.0 / gd_kappa.value  # the eigenvalues are 1 and kappa
-    gd_run = demos.gd_on_quadratic(gd_kappa.value, gd_lr, steps=gd_steps.value,
+    gd_run = ch03a.gd_on_quadratic(gd_kappa.value, gd_lr, steps=gd_steps.value,
                                    rng=np.random.default_rng(0))
     gd_rates = gd_run.rates
     return gd_lr, gd_rates, gd_run
 
 
 @app.cell(hide_code=True)
-def _(demos, gd_run, go, layout, mo, np):
+def _(ch03a, gd_run, go, layout, mo, np):
     _p = gd_run.problem
-    _xs, _ys, _z = demos.grid_values(_p, points=101)
+    _xs, _ys, _z = ch03a.grid_values(_p, points=101)
     _path = gd_run.result.trajectory[:80]
     _con = go.Figure(go.Contour(x=_xs, y=_ys, z=np.sqrt(2 * _z), showscale=False,
                                 colorscale="Blues", contours=dict(coloring="lines"),
@@ -218,10 +218,10 @@ def _(gd_rates, mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, mo, np):
+def _(ch03a, mo, np):
     _rows = []
     for _kappa in (10, 100, 1000, 10_000):
-        _r = demos.gd_on_quadratic(_kappa, 2.0 / (1 + _kappa), steps=2, rng=np.random.default_rng(0))
+        _r = ch03a.gd_on_quadratic(_kappa, 2.0 / (1 + _kappa), steps=2, rng=np.random.default_rng(0))
         _rows.append(f"| {_kappa:,} | {_r.rates.rate:.6f} | {_r.rates.steps_per_digit:,.0f} |")
     mo.md(
         "Ill conditioning *is* slowness. Even at its best step, gradient descent gains a decimal "
@@ -235,8 +235,8 @@ def _(demos, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.gd_on_quadratic, demos.contraction_per_step)
+def _(ch03a, show_source):
+    show_source(ch03a.gd_on_quadratic, ch03a.contraction_per_step)
     return
 
 
@@ -278,7 +278,7 @@ def _(mo):
 
 @app.cell(hide_code=True)
 def _(
-    demos,
+    ch03a,
     gd_kappa,
     gd_rates,
     ls_start,
@@ -294,13 +294,13 @@ def _(
     _x0 = {"the worst case": _Q @ (1 / _lam), "the start above": ls_problem.start,
            "on the flat eigenvector": _Q[:, 0]}[ls_start.value]
     ls_x0 = 1.8 * _x0 / np.linalg.norm(_x0)
-    ls_run = demos.exact_step_descent(ls_problem, ls_x0, 40)
+    ls_run = ch03a.exact_step_descent(ls_problem, ls_x0, 40)
     _g = ls_problem.gradient(ls_x0)
     ls_first = optimal_gradient_step(_H, _g)
     ls_rayleigh = float(_g @ _H @ _g / (_g @ _g))
     ls_fixed = quadratic_gd_iterates(_H, ls_x0, gd_rates.best_step, 40)
-    ls_rate = demos.contraction_per_step(np.linalg.norm(ls_run.iterates, axis=1))
-    ls_fixed_rate = demos.contraction_per_step(np.linalg.norm(ls_fixed, axis=1))
+    ls_rate = ch03a.contraction_per_step(np.linalg.norm(ls_run.iterates, axis=1))
+    ls_fixed_rate = ch03a.contraction_per_step(np.linalg.norm(ls_fixed, axis=1))
     return (
         ls_first,
         ls_fixed,
@@ -313,8 +313,8 @@ def _(
 
 
 @app.cell(hide_code=True)
-def _(demos, go, layout, ls_fixed, ls_problem, ls_run, mo, np):
-    _xs, _ys, _z = demos.grid_values(ls_problem, points=101)
+def _(ch03a, go, layout, ls_fixed, ls_problem, ls_run, mo, np):
+    _xs, _ys, _z = ch03a.grid_values(ls_problem, points=101)
     _fig = go.Figure(go.Contour(x=_xs, y=_ys, z=np.sqrt(2 * _z), showscale=False,
                                 colorscale="Blues", contours=dict(coloring="lines"),
                                 ncontours=14, hoverinfo="skip"))
@@ -402,12 +402,12 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, np, quadratic, sched_noise, sched_peak, sched_steps):
+def _(ch03a, np, quadratic, sched_noise, sched_peak, sched_steps):
     _q = quadratic(kappa=10.0, rng=np.random.default_rng(0))
     sched_lr = sched_peak.value * 2.0 / 10.0
-    schedules = demos.schedule_catalog(sched_lr, sched_steps.value)
+    schedules = ch03a.schedule_catalog(sched_lr, sched_steps.value)
     sched_loss = {
-        _name: demos.noisy_descent(_q, _q.start, _s, sched_steps.value, noise=sched_noise.value,
+        _name: ch03a.noisy_descent(_q, _q.start, _s, sched_steps.value, noise=sched_noise.value,
                                    runs=100, rng=np.random.default_rng(7))
         for _name, _s in schedules.items()
     }
@@ -452,8 +452,8 @@ def _(mo, sched_loss, sched_lr, sched_noise):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.noisy_descent, demos.schedule_catalog)
+def _(ch03a, show_source):
+    show_source(ch03a.noisy_descent, ch03a.schedule_catalog)
     return
 
 
@@ -485,9 +485,9 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, mo):
-    race_problem = mo.ui.dropdown(list(demos.RACE_LR), value="rosenbrock", label="problem")
-    race_methods = mo.ui.multiselect(list(demos.RACE_METHODS), value=list(demos.RACE_METHODS),
+def _(ch03a, mo):
+    race_problem = mo.ui.dropdown(list(ch03a.RACE_LR), value="rosenbrock", label="problem")
+    race_methods = mo.ui.multiselect(list(ch03a.RACE_METHODS), value=list(ch03a.RACE_METHODS),
                                      label="methods")
     race_scale = mo.ui.slider(steps=[0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0], value=1.0,
                               label="learning rates × (1 = tuned)", show_value=True)
@@ -498,17 +498,17 @@ def _(demos, mo):
 
 
 @app.cell(hide_code=True)
-def _(PROBLEMS, demos, race_methods, race_problem, race_scale, race_steps):
-    race = demos.optimizer_race(race_problem.value, race_methods.value or ["adam"],
+def _(PROBLEMS, ch03a, race_methods, race_problem, race_scale, race_steps):
+    race = ch03a.optimizer_race(race_problem.value, race_methods.value or ["adam"],
                                 steps=race_steps.value, lr_scale=race_scale.value)
     race_target = PROBLEMS[race_problem.value]()
     return race, race_target
 
 
 @app.cell(hide_code=True)
-def _(METHOD_COLORS, RACE_BOX, demos, go, layout, mo, np, race, race_target):
+def _(METHOD_COLORS, RACE_BOX, ch03a, go, layout, mo, np, race, race_target):
     _box = RACE_BOX[race_target.name]
-    _xs, _ys, _z = demos.grid_values(race_target, _box, points=141)
+    _xs, _ys, _z = ch03a.grid_values(race_target, _box, points=141)
     _fig = go.Figure(go.Contour(x=_xs, y=_ys, z=np.log10(_z + 1e-3), showscale=False,
                                 colorscale="Blues", ncontours=25, contours=dict(coloring="lines"),
                                 line=dict(width=1), hoverinfo="skip"))
@@ -536,10 +536,10 @@ def _(METHOD_COLORS, RACE_BOX, demos, go, layout, mo, np, race, race_target):
 
 
 @app.cell(hide_code=True)
-def _(demos, mo, np, race, race_problem, race_scale, race_target):
+def _(ch03a, mo, np, race, race_problem, race_scale, race_target):
     _rows = []
     for _m, _r in race.items():
-        _lr = race_scale.value * 10 ** demos.RACE_LR[race_problem.value][_m]
+        _lr = race_scale.value * 10 ** ch03a.RACE_LR[race_problem.value][_m]
         _below = np.flatnonzero(_r.trajectory_fun < 1e-6)
         _first = f"{int(_r.trajectory_iter[_below[0]]):,}" if _below.size else "never"
         _dist = float(np.linalg.norm(_r.x - race_target.minimum.x))
@@ -591,11 +591,11 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, mo, np, race_problem, tune_button):
+def _(ch03a, mo, np, race_problem, tune_button):
     tune_grid = np.arange(-4.0, 0.01, 0.5)
     if tune_button.value:
-        tune = {_m: demos.learning_rate_grid(race_problem.value, _m, tune_grid)
-                for _m in demos.RACE_LR[race_problem.value]}
+        tune = {_m: ch03a.learning_rate_grid(race_problem.value, _m, tune_grid)
+                for _m in ch03a.RACE_LR[race_problem.value]}
     else:
         tune = None
     if tune is None:
@@ -608,7 +608,7 @@ def _(demos, mo, np, race_problem, tune_button):
             _cells = " | ".join("diverged" if not np.isfinite(_v) else f"{_v:.1e}" for _v in _f)
             _best = tune_grid[int(np.argmin(_f))]
             _rows.append(f"| {_m} | {_cells} | 1e{_best:g} | "
-                         f"1e{demos.RACE_LR[race_problem.value][_m]:g} |")
+                         f"1e{ch03a.RACE_LR[race_problem.value][_m]:g} |")
         _out = mo.md(f"Final f after 2000 steps on **{race_problem.value}**:\n\n"
                      + "\n".join([_head, _rule, *_rows]))
     _out

@@ -13,10 +13,10 @@ def _():
     import numpy as np
     import plotly.graph_objects as go
 
-    from numdl import demos
     from numdl.exercises import chapter03b
     from numdl.optim import classify_critical_point, derivatives
     from numdl.optim.problems import PROBLEMS
+    from numdl.tutorial.simulations import ch01, ch03a, ch03b
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     KIND_COLORS = {"minimum": "#2ca02c", "maximum": "#d62728", "saddle": "#ff7f0e",
@@ -50,9 +50,11 @@ def _():
         METHOD_COLORS,
         PROBLEMS,
         SURFACE_BOX,
+        ch01,
+        ch03a,
+        ch03b,
         chapter03b,
         classify_critical_point,
-        demos,
         derivatives,
         go,
         layout,
@@ -143,11 +145,11 @@ def _(PROBLEMS, classify_critical_point, cp_point, cp_problem, np):
 
 
 @app.cell(hide_code=True)
-def _(KIND_COLORS, LOG_SURFACE, SURFACE_BOX, cp, cp_fn, demos, go, layout, np):
+def _(KIND_COLORS, LOG_SURFACE, SURFACE_BOX, ch03a, cp, cp_fn, go, layout, np):
     _box = SURFACE_BOX.get(cp_fn.name, cp_fn.box)
     _log = cp_fn.name in LOG_SURFACE
     _tf = (lambda v: np.log10(1 + v)) if _log else (lambda v: v)
-    _xs, _ys, _z = demos.grid_values(cp_fn, _box, points=61)
+    _xs, _ys, _z = ch03a.grid_values(cp_fn, _box, points=61)
     _fig = go.Figure(go.Surface(x=_xs, y=_ys, z=_tf(_z), colorscale="Viridis", showscale=False,
                                 opacity=0.9, hoverinfo="skip"))
     for _kind in ("minimum", "maximum", "saddle"):
@@ -169,9 +171,9 @@ def _(KIND_COLORS, LOG_SURFACE, SURFACE_BOX, cp, cp_fn, demos, go, layout, np):
 
 
 @app.cell(hide_code=True)
-def _(KIND_COLORS, cp, cp_fn, cp_lam, cp_vec, demos, go, layout, mo, np):
+def _(KIND_COLORS, ch03a, cp, cp_fn, cp_lam, cp_vec, go, layout, mo, np):
     _box = cp_fn.box
-    _xs, _ys, _z = demos.grid_values(cp_fn, _box, points=121)
+    _xs, _ys, _z = ch03a.grid_values(cp_fn, _box, points=121)
     _span = min(_box[0][1] - _box[0][0], _box[1][1] - _box[1][0])
     _zc = np.sign(_z) * np.log10(1 + np.abs(_z))
     _con = go.Figure(go.Contour(x=_xs, y=_ys, z=_zc, colorscale="Viridis", ncontours=30,
@@ -211,10 +213,10 @@ def _(KIND_COLORS, cp, cp_fn, cp_lam, cp_vec, demos, go, layout, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(cp, cp_class, cp_fn, cp_grad_norm, cp_hessian, demos, mo):
+def _(ch03b, cp, cp_class, cp_fn, cp_grad_norm, cp_hessian, mo):
     _h = cp_hessian
     _lam = ", ".join(f"{v:.6g}" for v in cp_class.eigenvalues)
-    _sampled = demos.local_kind(cp_fn.value, cp.x, radius=1e-3)
+    _sampled = ch03b.local_kind(cp_fn.value, cp.x, radius=1e-3)
     _agree = cp_class.kind == cp.kind
     _verdict = (
         f"The test says **{cp_class.kind}**, which is what this point is."
@@ -256,7 +258,7 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(PROBLEMS, classify_critical_point, demos, derivatives, mo, np):
+def _(PROBLEMS, ch03b, classify_critical_point, derivatives, mo, np):
     _fns = {
         "x² + y⁴": lambda v: v[..., 0] ** 2 + v[..., 1] ** 4,
         "x² − y⁴": lambda v: v[..., 0] ** 2 - v[..., 1] ** 4,
@@ -270,7 +272,7 @@ def _(PROBLEMS, classify_critical_point, demos, derivatives, mo, np):
         _h = derivatives.hessian(_f, _zero, method="central")
         _exact = classify_critical_point(_h, tol=1e-6 * max(1.0, float(np.max(np.abs(_h))))).kind
         _naive = classify_critical_point(_h).kind
-        _truth = demos.local_kind(_f, _zero)
+        _truth = ch03b.local_kind(_f, _zero)
         _lam = np.linalg.eigvalsh(_h)
         degenerate_rows[_name] = (_lam, _naive, _exact, _truth)
         _lines.append(f"| {_name} | {_lam[0]:.3g}, {_lam[1]:.3g} | {_naive} | {_exact} | {_truth} |")
@@ -323,9 +325,9 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, hd_max_dim, hd_trials, np):
+def _(ch01, hd_max_dim, hd_trials, np):
     hd_dims = np.arange(1, hd_max_dim.value + 1)
-    hd_frac = np.array([demos.fraction_of_minima(int(d), hd_trials.value,
+    hd_frac = np.array([ch01.fraction_of_minima(int(d), hd_trials.value,
                                                  rng=np.random.default_rng(100 + int(d)))
                         for d in hd_dims])
     _seen = hd_frac > 0

@@ -13,7 +13,6 @@ def _():
     import numpy as np
     import plotly.graph_objects as go
 
-    from numdl import demos
     from numdl.exercises import chapter03c
     from numdl.optim import (
         bfgs_update,
@@ -25,6 +24,7 @@ def _():
         quadratic_rates,
     )
     from numdl.optim.problems import PROBLEMS, quadratic, rosenbrock
+    from numdl.tutorial.simulations import ch03a, ch03c
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     COLORS = {"gd": "#7f7f7f", "newton": "#d62728", "bfgs": "#1f77b4", "lbfgs": "#2ca02c",
@@ -47,9 +47,10 @@ def _():
         PROBLEMS,
         VARIANT_COLORS,
         bfgs_update,
+        ch03a,
+        ch03c,
         chapter03c,
         classify_critical_point,
-        demos,
         go,
         layout,
         lbfgs_direction,
@@ -153,7 +154,7 @@ def _(
 @app.cell(hide_code=True)
 def _(
     COLORS,
-    demos,
+    ch03a,
     go,
     layout,
     mo,
@@ -164,7 +165,7 @@ def _(
     nq_newton_err,
     nq_problem,
 ):
-    _xs, _ys, _z = demos.grid_values(nq_problem, points=101)
+    _xs, _ys, _z = ch03a.grid_values(nq_problem, points=101)
     _con = go.Figure(go.Contour(x=_xs, y=_ys, z=np.sqrt(2 * _z), showscale=False, ncontours=14,
                                 colorscale="Blues", contours=dict(coloring="lines"),
                                 hoverinfo="skip"))
@@ -315,7 +316,7 @@ def _(mo):
 def _(
     NEWTON_VARIANTS,
     PROBLEMS,
-    demos,
+    ch03c,
     minimize,
     newton_direction,
     np,
@@ -327,7 +328,7 @@ def _(
     sd_start = np.array([sd_x.value, sd_y.value])
     sd_runs = {_name: minimize(sd_fn, sd_start, method="newton", options=dict(_opts))
                for _name, _opts in NEWTON_VARIANTS.items()}
-    sd_end = {_name: demos.nearest_critical_point(sd_fn, _r.x) for _name, _r in sd_runs.items()}
+    sd_end = {_name: ch03c.nearest_critical_point(sd_fn, _r.x) for _name, _r in sd_runs.items()}
     _H, _g = sd_fn.hessian(sd_start), sd_fn.gradient(sd_start)
     sd_start_lam = np.linalg.eigvalsh(_H)
     _d = newton_direction(_H, _g).direction
@@ -339,7 +340,7 @@ def _(
 def _(
     KIND_COLORS,
     VARIANT_COLORS,
-    demos,
+    ch03a,
     go,
     layout,
     np,
@@ -348,7 +349,7 @@ def _(
     sd_start,
 ):
     _box = ((-2.0, 4.0), (-2.0, 3.0)) if sd_fn.name == "himmelblau" else sd_fn.box
-    _xs, _ys, _z = demos.grid_values(sd_fn, _box, points=141)
+    _xs, _ys, _z = ch03a.grid_values(sd_fn, _box, points=141)
     _fig = go.Figure(go.Contour(x=_xs, y=_ys, z=np.sign(_z) * np.log10(1 + np.abs(_z)),
                                 showscale=False, colorscale="Blues", ncontours=30,
                                 contours=dict(coloring="lines"), line=dict(width=1),
@@ -428,12 +429,12 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(cost_button, demos, np):
+def _(ch03c, cost_button, np):
     cost_ns = [16, 32, 64, 128, 256, 512] + ([1024, 2048] if cost_button.value else [])
-    cost = demos.newton_cost(cost_ns, repeats=3, rng=np.random.default_rng(0))
+    cost = ch03c.newton_cost(cost_ns, repeats=3, rng=np.random.default_rng(0))
     _big = cost.n >= cost.n[-1] / 4  # fit the largest sizes, where O(n^3) dominates overheads
-    cost_c3 = demos.power_law_fit(cost.n[_big], cost.solve[_big], 3.0)
-    cost_c2 = demos.power_law_fit(cost.n[_big], cost.form[_big], 2.0)
+    cost_c3 = ch03c.power_law_fit(cost.n[_big], cost.solve[_big], 3.0)
+    cost_c2 = ch03c.power_law_fit(cost.n[_big], cost.form[_big], 2.0)
     return cost, cost_c2, cost_c3
 
 
@@ -482,8 +483,8 @@ def _(cost, cost_c2, cost_c3, go, layout, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.newton_cost)
+def _(ch03c, show_source):
+    show_source(ch03c.newton_cost)
     return
 
 
@@ -535,8 +536,8 @@ def _(minimize, np, qn_dim, qn_memory, rosenbrock):
 @app.cell(hide_code=True)
 def _(
     COLORS,
+    ch03c,
     classify_critical_point,
-    demos,
     go,
     layout,
     mo,
@@ -560,7 +561,7 @@ def _(
     _n = qn_dim.value
     _rows = []
     for _m, _r in qn_runs.items():
-        _floats = demos.state_floats(_m, _n, memory=qn_memory.value)
+        _floats = ch03c.state_floats(_m, _n, memory=qn_memory.value)
         _rows.append(
             f"| {_names[_m]} | {_r.nit:,} | {_r.nfev:,} | {_r.ngev:,} | {_r.nhev:,} | "
             f"{_floats:,} | {_r.fun:.3g} | {np.linalg.norm(_r.x - 1):.3g} | `{_r.status.value}` |")
@@ -578,12 +579,12 @@ def _(
         "| method | iterations | f evals | gradient evals | Hessian evals | numbers stored "
         "besides x, g | final f | distance to (1, …, 1) | status |\n"
         "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(_rows) + "\n\n"
-        f"With n = {_n}, Newton stores {demos.state_floats('newton', _n):,} numbers and solves an "
+        f"With n = {_n}, Newton stores {ch03c.state_floats('newton', _n):,} numbers and solves an "
         f"n × n system per step; BFGS stores as many but only multiplies; L-BFGS stores "
-        f"{demos.state_floats('lbfgs', _n, memory=qn_memory.value):,}. At n = 10⁹ that is "
-        f"{8 * demos.state_floats('bfgs', 10**9) / 1e18:.0f} EB for BFGS against "
-        f"{8 * demos.state_floats('lbfgs', 10**9, memory=qn_memory.value) / 1e9:.0f} GB for "
-        f"L-BFGS and {8 * demos.state_floats('adam', 10**9) / 1e9:.0f} GB for Adam." + _note
+        f"{ch03c.state_floats('lbfgs', _n, memory=qn_memory.value):,}. At n = 10⁹ that is "
+        f"{8 * ch03c.state_floats('bfgs', 10**9) / 1e18:.0f} EB for BFGS against "
+        f"{8 * ch03c.state_floats('lbfgs', 10**9, memory=qn_memory.value) / 1e9:.0f} GB for "
+        f"L-BFGS and {8 * ch03c.state_floats('adam', 10**9) / 1e9:.0f} GB for Adam." + _note
     )])
     return
 

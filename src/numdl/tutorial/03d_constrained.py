@@ -25,8 +25,8 @@ def _():
 
     from functools import partial
 
-    from numdl.tutorial.widgets import figure_layout
     from numdl.tutorial.simulations import ch03d
+    from numdl.tutorial.widgets import figure_layout
 
     layout = partial(figure_layout, height=380)
 

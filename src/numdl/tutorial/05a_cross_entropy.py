@@ -11,8 +11,9 @@ def _():
     import plotly.graph_objects as go
 
     import numdl
-    from numdl import comparisons, naive, reference
+    from numdl import naive, reference
     from numdl.exercises import chapter05a
+    from numdl.tutorial.simulations import ch05a
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     IMPL_COLORS = {"naive": "#d62728", "max-shift": "#ff7f0e", "numdl": "#1f77b4"}
@@ -25,8 +26,8 @@ def _():
         ExercisePanel,
         F,
         IMPL_COLORS,
+        ch05a,
         chapter05a,
-        comparisons,
         go,
         mo,
         naive,
@@ -89,8 +90,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(ce_classes, ce_dtype, ce_margin, comparisons, mo, np):
-    ce_point = comparisons.cross_entropy_margin_sweep([ce_margin.value], ce_classes.value, ce_dtype.value)
+def _(ce_classes, ce_dtype, ce_margin, ch05a, mo, np):
+    ce_point = ch05a.cross_entropy_margin_sweep([ce_margin.value], ce_classes.value, ce_dtype.value)
 
     def _cell(name):
         v, e = ce_point[name][0], ce_point[name + " ulp"][0]
@@ -109,9 +110,9 @@ def _(ce_classes, ce_dtype, ce_margin, comparisons, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(IMPL_COLORS, ce_classes, ce_dtype, comparisons, go, np):
+def _(IMPL_COLORS, ce_classes, ce_dtype, ch05a, go, np):
     _m = np.linspace(-1000, 1000, 401)
-    ce_sweep = comparisons.cross_entropy_margin_sweep(_m, ce_classes.value, ce_dtype.value)
+    ce_sweep = ch05a.cross_entropy_margin_sweep(_m, ce_classes.value, ce_dtype.value)
     _fig = go.Figure()
     _fig.add_trace(go.Scatter(x=_m, y=np.maximum(ce_sweep["exact"], 1e-320), name="exact",
                               line=dict(color="black", dash="dash")))
@@ -147,8 +148,8 @@ def _(ce_dtype, ce_sweep, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(comparisons, show_source):
-    show_source(comparisons.cross_entropy_margin_sweep)
+def _(ch05a, show_source):
+    show_source(ch05a.cross_entropy_margin_sweep)
     return
 
 

@@ -10,8 +10,9 @@ def _():
     import numpy as np
     import plotly.graph_objects as go
 
-    from numdl import demos, naive, norm
+    from numdl import naive, norm
     from numdl.exercises import chapter05c
+    from numdl.tutorial.simulations import ch05c
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     EPS_CHOICES = {"0": 0.0, "1e-8": 1e-8, "1e-5": 1e-5, "1e-3": 1e-3}
@@ -24,8 +25,8 @@ def _():
         GREEN,
         ORANGE,
         RED,
+        ch05c,
         chapter05c,
-        demos,
         go,
         mo,
         naive,
@@ -100,9 +101,10 @@ def _(EPS_CHOICES, mo):
 
 
 @app.cell(hide_code=True)
-def _(EPS_CHOICES, demos, eps_const, eps_dtype, eps_eps, eps_std, mo, np):
+def _(EPS_CHOICES, ch05c, eps_const, eps_dtype, eps_eps, eps_std, mo, np):
     _sigma = 0.0 if eps_const.value else 10.0**eps_std.value
-    eps_run = demos.eps_effect(_sigma, EPS_CHOICES[eps_eps.value], eps_dtype.value)
+    eps_run = ch05c.eps_effect(_sigma, EPS_CHOICES[eps_eps.value], eps_dtype.value,
+                               rng=np.random.default_rng(0))
     _distinct = np.unique(eps_run.x).size
     if eps_run.has_nan:
         _kind = "danger"
@@ -138,7 +140,7 @@ def _(
     GRAY,
     GREEN,
     ORANGE,
-    demos,
+    ch05c,
     eps_dtype,
     eps_run,
     go,
@@ -150,7 +152,9 @@ def _(
     eps_curves = {}
     for _name, _color in (("1e-8", GREEN), ("1e-5", BLUE), ("1e-3", ORANGE)):
         _e = EPS_CHOICES[_name]
-        eps_curves[_name] = demos.eps_shrinkage(_stds, _e, eps_dtype.value)
+        # a fresh generator per eps: every curve normalizes the same batch
+        eps_curves[_name] = ch05c.eps_shrinkage(_stds, _e, eps_dtype.value,
+                                                rng=np.random.default_rng(0))
         _y = np.where(np.isnan(eps_curves[_name]), -0.05, eps_curves[_name])
         _fig.add_trace(go.Scatter(x=_stds, y=_y, mode="markers+lines", name=f"measured, eps = {_name}",
                                   line=dict(color=_color)))
@@ -201,16 +205,17 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, mo):
-    bv_dist = mo.ui.dropdown(list(demos.DISTRIBUTIONS), value="normal", label="data")
+def _(ch05c, mo):
+    bv_dist = mo.ui.dropdown(list(ch05c.DISTRIBUTIONS), value="normal", label="data")
     bv_dist
     return (bv_dist,)
 
 
 @app.cell(hide_code=True)
-def _(BLUE, GRAY, bv_dist, demos, go, mo, np):
+def _(BLUE, GRAY, bv_dist, ch05c, go, mo, np):
     bv_sizes = np.array([2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
-    bv_q = demos.batch_variance_quantiles(bv_sizes, 2000, bv_dist.value)  # (sizes, 5 quantiles)
+    bv_q = ch05c.batch_variance_quantiles(bv_sizes, 2000, bv_dist.value,
+                                          rng=np.random.default_rng(0))  # (sizes, 5 quantiles)
     _fig = go.Figure()
     _fig.add_trace(go.Scatter(x=bv_sizes, y=bv_q[:, 4], mode="lines", line=dict(width=0),
                               showlegend=False, hoverinfo="skip"))
@@ -281,12 +286,12 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(BLUE, RED, demos, go, mo, naive, np, rv_batch, rv_dtype, rv_offset):
+def _(BLUE, RED, ch05c, go, mo, naive, np, rv_batch, rv_dtype, rv_offset):
     # Beyond 1e3 float16's spacing (8 at 1e4) would round the N(0, 1) part away entirely.
     _log_off = rv_offset.value if rv_dtype.value == "float32" else min(rv_offset.value, 3.0)
     _capped = _log_off < rv_offset.value
-    stream = demos.running_variance_stream(10.0**_log_off, 1.0, int(rv_batch.value), 100,
-                                           rv_dtype.value)
+    stream = ch05c.running_variance_stream(10.0**_log_off, 1.0, int(rv_batch.value), 100,
+                                           rv_dtype.value, rng=np.random.default_rng(0))
     _fig = go.Figure()
     _cap = 1e3
     for _name, _est, _color in (("naive sums, E[x^2] - E[x]^2", stream.naive, RED),
@@ -372,8 +377,9 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(BLUE, GREEN, RED, demos, go, mo, np, te_batch, te_shift):
-    te = demos.train_eval_mismatch(int(te_batch.value), float(te_shift.value))
+def _(BLUE, GREEN, RED, ch05c, go, mo, np, te_batch, te_shift):
+    te = ch05c.train_eval_mismatch(int(te_batch.value), float(te_shift.value),
+                                   rng=np.random.default_rng(0))
     _fig = go.Figure()
     _counts, _edges = np.histogram(te.train_outputs, bins=60)
     _fig.add_trace(go.Histogram(x=te.train_outputs, name="training mode (400 batches)",

@@ -13,14 +13,15 @@ def _():
     import plotly.graph_objects as go
 
     import numdl
-    from numdl import demos, naive
+    from numdl import naive
     from numdl.debug import NonfiniteError, gradcheck, nonfinite_guard, trace_nonfinite
     from numdl.exercises import chapter06
     from numdl.floats import format_info
-    from numdl.testing import named_extremes
-    from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
     from numdl.init import INITS, init_std
     from numdl.optim import transforms
+    from numdl.testing import named_extremes
+    from numdl.tutorial.simulations import ch02c, ch06
+    from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     try:  # optional: the PyTorch parts run when the torch extra is installed
         import torch
@@ -34,8 +35,9 @@ def _():
         INITS,
         NO_TORCH,
         NonfiniteError,
+        ch02c,
+        ch06,
         chapter06,
-        demos,
         format_info,
         go,
         gradcheck,
@@ -275,8 +277,8 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(INITS, demos, init_act, init_depth, np):
-    init_runs = {s: demos.mlp_signal_scales(init_depth.value, init_act.value, s, width=128,
+def _(INITS, ch06, init_act, init_depth, np):
+    init_runs = {s: ch06.mlp_signal_scales(init_depth.value, init_act.value, s, width=128,
                                              rng=np.random.default_rng(6))
                  for s in INITS}
     return (init_runs,)
@@ -321,8 +323,8 @@ def _(go, init_act, init_runs, init_scheme, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, init_std, show_source):
-    show_source(init_std, demos.mlp_signal_scales)
+def _(ch06, init_std, show_source):
+    show_source(init_std, ch06.mlp_signal_scales)
     return
 
 
@@ -461,7 +463,7 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(bis_dtype, bis_fn, demos, format_info, mo, naive, np):
+def _(bis_dtype, bis_fn, ch06, format_info, mo, naive, np):
     _dt = np.dtype(bis_dtype.value)
     if bis_fn.value == "naive softmax":
         def _f(s):
@@ -472,7 +474,7 @@ def _(bis_dtype, bis_fn, demos, format_info, mo, naive, np):
             _v = np.full(4, s, dtype=_dt)
             return np.sum(_v * _v)
         _expect, _name = np.sqrt(float(format_info(_dt).max) / 4), "sqrt(max / 4)"
-    bisect = demos.nonfinite_threshold(_f)
+    bisect = ch06.nonfinite_threshold(_f)
     mo.md(f"Doubling from 1: {', '.join(f'{d:g}' for d in bisect.doublings)} (first non-finite). "
           f"After {bisect.bisections} halvings the {bis_fn.value} of scale s breaks between "
           f"s = **{bisect.last_finite:.10g}** and {bisect.first_nonfinite:.10g}; {_name} of "
@@ -481,8 +483,8 @@ def _(bis_dtype, bis_fn, demos, format_info, mo, naive, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.nonfinite_threshold)
+def _(ch06, show_source):
+    show_source(ch06.nonfinite_threshold)
     return
 
 
@@ -568,12 +570,12 @@ def _(mo, naive, named_extremes, np, numdl):
 
 
 @app.cell(hide_code=True)
-def _(demos, format_info, mo, np):
+def _(ch02c, format_info, mo, np):
     _rows = []
     for _n in ("float16", "bfloat16", "float32", "float64"):
         _i = format_info(_n)
         _rows.append(f"| {_n} | {_i.eps:.3g} | {_i.smallest_normal:.3g} | {_i.max:.3g} |")
-    _sv = demos.solve_vs_inverse([1e12], n=50, repeats=3, rng=np.random.default_rng(8))
+    _sv = ch02c.solve_vs_inverse([1e12], n=50, repeats=3, rng=np.random.default_rng(8))
     solve_err, inv_err = float(_sv.backward_solve[0]), float(_sv.backward_inv[0])
     mo.md(
         """
@@ -610,7 +612,7 @@ def _(demos, format_info, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, format_info, mo, naive, np, numdl):
+def _(ch02c, format_info, mo, naive, np, numdl):
     with np.errstate(all="ignore"):
         _z = np.array([800.0, 0.0])
         _p = (naive.softmax(_z)[1], float(numdl.log_softmax(_z)[1]))
@@ -621,7 +623,7 @@ def _(demos, format_info, mo, naive, np, numdl):
         _eps16 = float(np.float16(1e-8))
         _x = np.array([1e4 + 1, 1e4 + 2, 1e4 + 3], dtype=np.float32)
         _var = (float(naive.variance(_x)), float(np.var(_x.astype(np.float64))))
-        _sv = demos.solve_vs_inverse([1e14], n=20, repeats=3, rng=np.random.default_rng(9))
+        _sv = ch02c.solve_vs_inverse([1e14], n=20, repeats=3, rng=np.random.default_rng(9))
         _inv, _sol = float(_sv.backward_inv[0]), float(_sv.backward_solve[0])
     pitfalls = {"softmax_p": float(_p[0]), "log_softmax": _p[1], "f16_square": _f16[0],
                 "var_naive": _var[0], "var_exact": _var[1]}

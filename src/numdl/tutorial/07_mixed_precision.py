@@ -10,12 +10,12 @@ def _():
     import numpy as np
     import plotly.graph_objects as go
 
-    from numdl import demos
     from numdl.debug import plot_precision_audit, precision_audit
     from numdl.exercises import chapter07
     from numdl.floats import format_info
-    from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
     from numdl.mixed_precision import dynamic_loss_scale_step
+    from numdl.tutorial.simulations import ch07
+    from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
     try:  # optional: the PyTorch parts run when the torch extra is installed
         import torch
@@ -28,8 +28,8 @@ def _():
         ExercisePanel,
         F,
         NO_TORCH,
+        ch07,
         chapter07,
-        demos,
         dynamic_loss_scale_step,
         format_info,
         go,
@@ -87,23 +87,23 @@ def _(format_info, mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, mo):
-    rng_format = mo.ui.dropdown(list(demos.MP_FORMATS), value="float16", label="format")
+def _(ch07, mo):
+    rng_format = mo.ui.dropdown(list(ch07.MP_FORMATS), value="float16", label="format")
     rng_layer = mo.ui.dropdown(["layer 1", "layer 2", "logits"], value="logits", label="layer")
     mo.hstack([rng_format, rng_layer], justify="start", gap=2)
     return rng_format, rng_layer
 
 
 @app.cell(hide_code=True)
-def _(demos, np, rng_layer):
-    mlp = demos.mlp_values(batch=512, rng=np.random.default_rng(70))
-    rng_fracs = {kind: {f: demos.format_fractions(mlp[rng_layer.value][kind], f) for f in demos.MP_FORMATS}
+def _(ch07, np, rng_layer):
+    mlp = ch07.mlp_values(batch=512, rng=np.random.default_rng(70))
+    rng_fracs = {kind: {f: ch07.format_fractions(mlp[rng_layer.value][kind], f) for f in ch07.MP_FORMATS}
                  for kind in ("activations", "gradients")}
     return mlp, rng_fracs
 
 
 @app.cell(hide_code=True)
-def _(demos, format_info, go, mlp, mo, np, rng_format, rng_fracs, rng_layer):
+def _(ch07, format_info, go, mlp, mo, np, rng_format, rng_fracs, rng_layer):
     _info = format_info(rng_format.value)
     _fig = go.Figure()
     for _kind, _color in (("activations", "#1f77b4"), ("gradients", "#d62728")):
@@ -121,7 +121,7 @@ def _(demos, format_info, go, mlp, mo, np, rng_format, rng_fracs, rng_layer):
                        yaxis_title="count", margin=dict(l=10, r=10, t=30, b=10),
                        title=f"{rng_layer.value}, against {rng_format.value}")
     _rows = []
-    for _f in demos.MP_FORMATS:
+    for _f in ch07.MP_FORMATS:
         _a, _g = rng_fracs["activations"][_f], rng_fracs["gradients"][_f]
         _rows.append(f"| {_f} | {100 * _a.underflow:.3g}% | {100 * _a.overflow:.3g}% "
                      f"| {100 * _g.underflow:.3g}% | {100 * _g.subnormal:.3g}% | {100 * _g.overflow:.3g}% |")
@@ -142,8 +142,8 @@ def _(demos, format_info, go, mlp, mo, np, rng_format, rng_fracs, rng_layer):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.mlp_values, demos.format_fractions)
+def _(ch07, show_source):
+    show_source(ch07.mlp_values, ch07.format_fractions)
     return
 
 
@@ -178,12 +178,15 @@ def _(mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, ls_interval, ls_static):
+def _(ch07, ls_interval, ls_static, np):
+    # a fresh generator per mode: all four fit the same problem
     ls_runs = {
-        "float32": demos.fp16_loss_scaling_run("float32"),
-        "none": demos.fp16_loss_scaling_run("none"),
-        "static": demos.fp16_loss_scaling_run("static", static_scale=2.0**ls_static.value),
-        "dynamic": demos.fp16_loss_scaling_run("dynamic", growth_interval=ls_interval.value),
+        "float32": ch07.fp16_loss_scaling_run("float32", rng=np.random.default_rng(7)),
+        "none": ch07.fp16_loss_scaling_run("none", rng=np.random.default_rng(7)),
+        "static": ch07.fp16_loss_scaling_run("static", static_scale=2.0**ls_static.value,
+                                             rng=np.random.default_rng(7)),
+        "dynamic": ch07.fp16_loss_scaling_run("dynamic", growth_interval=ls_interval.value,
+                                              rng=np.random.default_rng(7)),
     }
     return (ls_runs,)
 
@@ -240,8 +243,8 @@ def _(go, ls_runs, ls_static, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, dynamic_loss_scale_step, show_source):
-    show_source(dynamic_loss_scale_step, demos.fp16_loss_scaling_run)
+def _(ch07, dynamic_loss_scale_step, show_source):
+    show_source(dynamic_loss_scale_step, ch07.fp16_loss_scaling_run)
     return
 
 
@@ -297,8 +300,8 @@ def _(F, NO_TORCH, mo, plot_precision_audit, precision_audit, torch):
 
 
 @app.cell(hide_code=True)
-def _(demos, format_info, mo):
-    bf_rows = demos.bf16_vs_fp16_examples()
+def _(ch07, format_info, mo):
+    bf_rows = ch07.bf16_vs_fp16_examples()
     _f16, _bf = format_info("float16"), format_info("bfloat16")
     mo.md(
         "## When bfloat16 is the better choice\n\n"
@@ -318,8 +321,8 @@ def _(demos, format_info, mo):
 
 
 @app.cell(hide_code=True)
-def _(demos, show_source):
-    show_source(demos.bf16_vs_fp16_examples)
+def _(ch07, show_source):
+    show_source(ch07.bf16_vs_fp16_examples)
     return
 
 

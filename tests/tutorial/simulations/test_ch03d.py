@@ -30,3 +30,9 @@ def test_adamw_decays_every_coordinate_alike_and_adam_l2_does_not():
 def test_bad_arguments_name_the_argument(kwargs, error, match):
     with pytest.raises(error, match=match):
         decoupled_decay_experiment(**kwargs, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("bad", [0, None, np.random.RandomState(0)])
+def test_rng_must_be_a_generator(bad):
+    with pytest.raises(TypeError, match=r"rng must be a numpy\.random\.Generator"):
+        decoupled_decay_experiment(steps=2, rng=bad)

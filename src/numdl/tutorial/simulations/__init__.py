@@ -7,3 +7,5 @@ values.  Anything here that a practitioner would reuse belongs in the library in
 :mod:`numdl.linalg`); these modules import the library, never the other way round.  Every function
 that draws random numbers takes ``rng: numpy.random.Generator``.
 """
+
+__all__: list[str] = []  # the chapter modules are imported by name: ``from ... import ch02a``

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from numdl.optim import adam, adamw
+from numdl.tutorial.simulations._common import check_rng
 
 __all__ = ["DecayComparison", "decoupled_decay_experiment"]
 
@@ -64,9 +66,9 @@ class DecayComparison:
     runs: int
 
 
-def decoupled_decay_experiment(scales: Any = (0.01, 0.1, 1.0, 10.0), *, weight_decay: float = 0.1,
-                               lr: float = 1e-2, steps: int = 1000, runs: int = 32,
-                               record_every: int = 10,
+def decoupled_decay_experiment(scales: ArrayLike = (0.01, 0.1, 1.0, 10.0), *,
+                               weight_decay: float = 0.1, lr: float = 1e-2, steps: int = 1000,
+                               runs: int = 32, record_every: int = 10,
                                rng: np.random.Generator) -> DecayComparison:
     """How Adam + L2 and AdamW shrink weights whose gradients have very different scales.
 
@@ -91,8 +93,7 @@ def decoupled_decay_experiment(scales: Any = (0.01, 0.1, 1.0, 10.0), *, weight_d
     T = _count(steps, "steps")
     R = _count(runs, "runs")
     every = _count(record_every, "record_every")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_rng(rng)
     opt_l2, opt_w = adam(lr_), adamw(lr_, weight_decay=wd)
     w_l2 = np.ones((R, s.size))  # (R, n)
     w_w = np.ones((R, s.size))

@@ -1,4 +1,4 @@
-"""The simulations behind chapter 1's experiments compute what the prose says they do."""
+"""Chapter 1's simulations compute what the prose says they do."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from numdl import demos
+from numdl.tutorial.simulations import ch01
+
+BAD_RNGS = [0, None, np.random.RandomState(0)]  # a seed, nothing, the legacy generator
 
 
 @pytest.mark.parametrize("name", ["float64", "float32", "float16", "bfloat16"])
 def test_running_product_underflows_where_exact_arithmetic_says(name):
     dt = np.dtype(ml_dtypes.bfloat16) if name == "bfloat16" else np.dtype(name)
-    run = demos.running_product(0.3, 3000, name)
+    run = ch01.running_product(0.3, 3000, name)
     tiny = Fraction(float(ml_dtypes.finfo(dt).smallest_subnormal))
     p = Fraction(float(np.asarray(0.3, dtype=dt)))
     # Each step rounds, so the exact power only brackets the answer: the product
@@ -28,46 +30,54 @@ def test_running_product_underflows_where_exact_arithmetic_says(name):
 
 
 def test_running_product_without_underflow_and_bad_arguments():
-    assert demos.running_product(0.99, 100, "float64").underflow_at is None
+    assert ch01.running_product(0.99, 100, "float64").underflow_at is None
     with pytest.raises(ValueError, match="p=0"):
-        demos.running_product(0.0, 10)
+        ch01.running_product(0.0, 10)
     with pytest.raises(ValueError, match="n="):
-        demos.running_product(0.5, 0)
+        ch01.running_product(0.5, 0)
     with pytest.raises(ValueError, match="dtype='int8'"):
-        demos.running_product(0.5, 10, "int8")
+        ch01.running_product(0.5, 10, "int8")
+    with pytest.raises(ValueError, match="dtype='float8_e4m3fn'"):  # too little precision
+        ch01.running_product(0.5, 10, "float8_e4m3fn")
 
 
 def test_sensitive_solve_amplification_is_bounded_by_kappa():
     for delta in (1e-2, 1e-5, 1e-8):
-        s = demos.sensitive_solve(delta, 1e-12, rng=np.random.default_rng(0))
+        s = ch01.sensitive_solve(delta, 1e-12, rng=np.random.default_rng(0))
         assert s.condition == pytest.approx(np.linalg.cond([[1, 1], [1, 1 + delta]]))
         assert s.amplification <= s.condition * (1 + 1e-6)
         assert s.amplification > 0.01 * s.condition  # a random direction nearly attains it
     with pytest.raises(ValueError, match="delta"):
-        demos.sensitive_solve(0.0, 1e-3, rng=np.random.default_rng(0))
+        ch01.sensitive_solve(0.0, 1e-3, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="rel_perturbation"):
+        ch01.sensitive_solve(1e-3, -1e-3, rng=np.random.default_rng(0))
 
 
 def test_fraction_of_minima_matches_one_dimension_and_falls_fast():
     rng = np.random.default_rng(0)
-    assert demos.fraction_of_minima(1, 40_000, rng=rng) == pytest.approx(0.5, abs=0.01)
-    fractions = [demos.fraction_of_minima(d, 20_000, rng=rng) for d in (2, 3, 4, 6)]
+    assert ch01.fraction_of_minima(1, 40_000, rng=rng) == pytest.approx(0.5, abs=0.01)
+    fractions = [ch01.fraction_of_minima(d, 20_000, rng=rng) for d in (2, 3, 4, 6)]
     assert all(a > b for a, b in itertools.pairwise(fractions))
     assert fractions[-1] < 1e-3
+    with pytest.raises(ValueError, match="dim=0"):
+        ch01.fraction_of_minima(0, 10, rng=rng)
 
 
 def test_activation_scales_explode_in_float16_but_not_float64():
-    s16 = demos.activation_scales(60, 2.0, dtype="float16", rng=np.random.default_rng(0))
-    s64 = demos.activation_scales(60, 2.0, dtype="float64", rng=np.random.default_rng(0))
+    s16 = ch01.activation_scales(60, 2.0, dtype="float16", rng=np.random.default_rng(0))
+    s64 = ch01.activation_scales(60, 2.0, dtype="float64", rng=np.random.default_rng(0))
     assert not np.all(np.isfinite(s16)) and np.all(np.isfinite(s64))
     # The scale grows like gain^L: about log10(2) decades per layer.
     slope = np.polyfit(np.arange(60), np.log10(s64), 1)[0]
     assert slope == pytest.approx(np.log10(2.0), abs=0.05)
-    vanish = demos.activation_scales(60, 0.5, dtype="float16", rng=np.random.default_rng(0))
+    vanish = ch01.activation_scales(60, 0.5, dtype="float16", rng=np.random.default_rng(0))
     assert vanish[-1] == 0.0
+    with pytest.raises(ValueError, match="depth=0"):
+        ch01.activation_scales(0, 1.0, rng=np.random.default_rng(0))
 
 
 def test_training_stalls_when_updates_round_away():
-    runs = {d: demos.train_linear_regression(d, 0.01, 400, rng=np.random.default_rng(3))
+    runs = {d: ch01.train_linear_regression(d, 0.01, 400, rng=np.random.default_rng(3))
             for d in ("float32", "float16", "bfloat16")}
     assert runs["float32"].final_loss < 0.01
     assert runs["float16"].final_loss > 100 * runs["float32"].final_loss
@@ -77,38 +87,19 @@ def test_training_stalls_when_updates_round_away():
     # The stall is at the scale of the format's spacing near 100: 0.5 for bfloat16.
     w_err = np.abs(runs["bfloat16"].weights - runs["float32"].weights)
     assert np.max(w_err) > 0.5
+    with pytest.raises(ValueError, match="lr="):
+        ch01.train_linear_regression("float32", 0.0, rng=np.random.default_rng(3))
+    with pytest.raises(ValueError, match="steps="):
+        ch01.train_linear_regression("float32", 0.01, 0, rng=np.random.default_rng(3))
 
 
-def test_cancellation_errors_naive_loses_everything_stable_stays_within_a_few_ulp():
-    for dtype, floor in (("float64", 1e15), ("float32", 1e6), ("float16", 1e2)):
-        r = demos.cancellation_errors(np.logspace(-12, 1, 120), dtype)
-        assert np.max(r["stable"]) <= 4, dtype
-        assert np.nanmax(np.where(np.isfinite(r["naive"]), r["naive"], np.nan)) > floor, dtype
-
-
-def test_accumulation_and_ordering():
-    ns = [10, 1000, 100_000]
-    errs = demos.accumulation_errors("0.1 repeated", "float32", ns)
-    assert errs["naive"][-1] > 100 * errs["neumaier"][-1]
-    assert errs["neumaier"][-1] <= np.finfo(np.float32).eps
-    # float16 naive stagnates: adding 0.1 to 256 rounds back to 256.
-    e16 = demos.accumulation_errors("0.1 repeated", "float16", [5000], methods=("naive",))
-    assert e16["naive"][0] > 0.4
-    h = demos.harmonic_orders(10**5, "float32")
-    assert h["smallest first error"] < h["largest first error"]
-    with pytest.raises(ValueError, match="kind="):
-        demos.make_sequence("nope", 10, rng=np.random.default_rng(0))
-    with pytest.raises(ValueError, match="n=0"):
-        demos.harmonic_orders(0)
-
-
-def test_exp_in_formats_matches_the_thresholds():
-    from numdl.floats import format_info
-
-    rows = {r.dtype: r for r in demos.exp_in_formats(1000.0)}
-    assert rows["float64"].outcome == "overflow to inf"
-    assert rows["float8_e4m3fn"].outcome == "input not representable (nan)"
-    for r in demos.exp_in_formats(-20.0):
-        info = format_info(r.dtype)
-        expect_zero = -20.0 < info.exp_underflow
-        assert (r.computed == 0) == expect_zero, r.dtype
+@pytest.mark.parametrize("bad", BAD_RNGS)
+@pytest.mark.parametrize("call", [
+    lambda rng: ch01.sensitive_solve(1e-3, 1e-6, rng=rng),
+    lambda rng: ch01.fraction_of_minima(2, 10, rng=rng),
+    lambda rng: ch01.activation_scales(3, 1.0, rng=rng),
+    lambda rng: ch01.train_linear_regression("float32", rng=rng),
+], ids=["sensitive_solve", "fraction_of_minima", "activation_scales", "train_linear_regression"])
+def test_rng_must_be_a_generator(call, bad):
+    with pytest.raises(TypeError, match=r"rng must be a numpy\.random\.Generator"):
+        call(bad)

@@ -598,10 +598,6 @@ def solve_lapack(X: np.ndarray, y: np.ndarray, rcond: float) -> tuple[np.ndarray
     return x, (int(r), s)
 
 
-# Kept until the chapter 5b notebook shows the public names.
-_solve_normal_inv, _solve_cholesky, _solve_qr, _solve_svd = (
-    solve_normal_inv, solve_cholesky, solve_qr, solve_svd)
-
 _SOLVERS = {
     "normal_inv": solve_normal_inv,
     "normal_solve": solve_normal_solve,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from numdl.exercises import exercises_for, grade
+from numdl.linalg import hilbert
 from numdl.tutorial.catalog import available_chapters
 
 ALL = [ex for ch in available_chapters() for ex in exercises_for(ch.slug)]
@@ -41,3 +43,16 @@ def test_threshold_reasons_say_which_way_to_step():
     reasons = {r.label: r.reason for r in grade(EXP_OVERFLOW, too_low).results}
     assert "still has a finite exp: there are larger answers" in reasons["dtype = 'float16'"]
     assert "returned a float16 number; return a float32 number" in reasons["dtype = 'float32'"]
+
+
+def test_exact_lstsq_reference_of_chapter05b_is_exact():
+    from numdl.exercises.chapter05b import exact_lstsq
+
+    # A problem with an exactly known answer: X = [[1, 0], [0, 1], [1, 1]], y = [1, 2, 4].
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    y = np.array([1.0, 2.0, 4.0])
+    # X^T X = [[2, 1], [1, 2]], X^T y = [5, 6]: beta = [4/3, 7/3].
+    np.testing.assert_array_equal(exact_lstsq(x, y), [4 / 3, 7 / 3])
+    h = hilbert(6)
+    beta = exact_lstsq(h, h @ np.ones(6))
+    assert np.max(np.abs(beta - 1)) < 1e-9  # the rounded b moves the exact answer by ~kappa u

@@ -252,18 +252,16 @@ BEFORE = {
         "minimize_constrained", "project_ball", "project_box", "project_simplex",
         "ridge_as_constrained", "ridge_ball", "ridge_penalty_for_radius", "ridge_radius",
         "ridge_solution", "simplex_quadratic",
-        # used by the notebooks through show_source until they are switched to the public names
-        "_residuals", "_penalty_methods",
     ],
     "numdl.optim.critical": ["Classification", "classify_critical_point", "find_critical_points"],
     "numdl.optim.derivatives": ["METHODS", "StepErrorCurve", "default_step", "gradient",
-                                "hessian", "jacobian", "step_error_curve", "_first_derivatives"],
+                                "hessian", "jacobian", "step_error_curve"],
     "numdl.optim.driver": ["DEFAULT_TOL", "DIVERGENCE_FACTOR", "IterationInfo", "MESSAGES",
                            "METHODS", "OptimizeResult", "Status", "minimize"],
     "numdl.optim.first_order": [
         "AdagradState", "AdamState", "GradientTransformation", "MomentumState", "OPTIMIZERS",
         "RmspropState", "SgdState", "adagrad", "adam", "adamw", "apply_updates", "momentum",
-        "nesterov", "rmsprop", "sgd", "_adam",
+        "nesterov", "rmsprop", "sgd",
     ],
     "numdl.optim.problems": ["CriticalPoint", "PROBLEMS", "Problem", "beale", "booth", "himmelblau",
                              "monkey_saddle", "quadratic", "random_orthogonal", "rosenbrock",
@@ -284,15 +282,6 @@ def test_names_exported_before_still_import_from_the_same_place(module):
     mod = importlib.import_module(module)
     missing = [n for n in BEFORE[module] if not hasattr(mod, n)]
     assert not missing
-
-
-def test_the_kept_private_aliases_are_the_public_functions():
-    from numdl.optim import constrained, derivatives, first_order
-
-    assert first_order._adam is first_order.adam_chain
-    assert derivatives._first_derivatives is derivatives.jacobian
-    assert constrained._residuals is constrained.kkt_residuals_from_values
-    assert constrained._penalty_methods is constrained.penalty_outer_loop
 
 
 def test_the_shorthands_moved_to_the_driver():

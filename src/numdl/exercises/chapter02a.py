@@ -31,7 +31,7 @@ def _exp_is_finite(x: Any, dtype) -> bool:
     return bool(np.isfinite(evaluate(mpmath.exp, np.asarray(x, dtype=dtype))))
 
 
-def check_threshold(case: Case, got: Any) -> str | None:
+def _check_threshold(case: Case, got: Any) -> str | None:
     """Exact answer required; the reason says which way the learner is off, and why."""
     dtype = np.asarray(case.expected).dtype
     if not isinstance(got, np.ndarray | np.generic | float | int) or np.ndim(got) != 0:
@@ -98,7 +98,7 @@ EXP_OVERFLOW = Exercise(
         "unsigned integer of the same width, add 1, view it back.",
     ),
     cases=_threshold_cases,
-    check=check_threshold,
+    check=_check_threshold,
 )
 
 

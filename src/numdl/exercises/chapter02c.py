@@ -62,7 +62,7 @@ def _condition_cases() -> list[Case]:
     ]
 
 
-def check_condition(case: Case, got: Any) -> str | None:
+def _check_condition(case: Case, got: Any) -> str | None:
     """kappa within max(1e-6, 100 kappa u64) relative (the accuracy of a float64 SVD), digits within
     0.01; the reason says which of the two is off."""
     if isinstance(got, Unsupported):
@@ -131,7 +131,7 @@ CONDITION_DIGITS = Exercise(
         "(digits 0) when sigma_min is exactly 0.",
     ),
     cases=_condition_cases,
-    check=check_condition,
+    check=_check_condition,
 )
 
 
@@ -172,7 +172,7 @@ def _backward_error(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> float:
     return float(np.linalg.norm(b64 - a64 @ x64) / denom) if denom > 0 else math.inf
 
 
-def check_backward(case: Case, got: Any) -> str | None:
+def _check_backward(case: Case, got: Any) -> str | None:
     """Normwise backward error ``|b - A x| / (|A| |x|)`` at most ``10 n u`` of A's dtype."""
     a, b = case.args
     if isinstance(got, Unsupported):
@@ -229,7 +229,7 @@ STABLE_SOLVE = Exercise(
         "np.linalg.solve(A, b) (LU with partial pivoting) keeps A's dtype and is backward stable.",
     ),
     cases=_solve_cases,
-    check=check_backward,
+    check=_check_backward,
 )
 
 EXERCISES = (CONDITION_DIGITS, STABLE_SOLVE)

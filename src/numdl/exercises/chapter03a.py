@@ -48,7 +48,7 @@ def _lr_cases() -> list[Case]:
     ]
 
 
-def check_learning_rate(case: Case, got: Any) -> str | None:
+def _check_learning_rate(case: Case, got: Any) -> str | None:
     """Within 1e-8 relative of 2 / (lambda_min + lambda_max); the reason names a common mix-up."""
     if isinstance(got, np.ndarray) and got.size == 1 and got.dtype.kind in "fiu":
         value = float(got.reshape(()))
@@ -106,7 +106,7 @@ BEST_LEARNING_RATE = Exercise(
         "np.linalg.eigvalsh(H) gives the eigenvalues of a symmetric matrix in ascending order.",
     ),
     cases=_lr_cases,
-    check=check_learning_rate,
+    check=_check_learning_rate,
 )
 
 
@@ -164,7 +164,7 @@ def _adam_cases() -> list[Case]:
     ]
 
 
-def check_adam(case: Case, got: Any) -> str | None:
+def _check_adam(case: Case, got: Any) -> str | None:
     """Each of (x, m, v) within the dtype's tolerance of numdl.optim.adam's."""
     if not isinstance(got, tuple | list) or len(got) != 3:
         return f"returned {describe(got)}; return a tuple (x, m, v) of three arrays"
@@ -230,7 +230,7 @@ ADAM_STEP = Exercise(
         "Return m and v themselves (not the corrected ones): they are the state for the next step.",
     ),
     cases=_adam_cases,
-    check=check_adam,
+    check=_check_adam,
 )
 
 EXERCISES = (BEST_LEARNING_RATE, ADAM_STEP)

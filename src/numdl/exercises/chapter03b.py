@@ -61,7 +61,7 @@ def _classify_cases() -> list[Case]:
     ]
 
 
-def check_kind(case: Case, got: Any) -> str | None:
+def _check_kind(case: Case, got: Any) -> str | None:
     if not isinstance(got, str):
         return f"returned {describe(got)}; return one of the strings {', '.join(map(repr, KINDS))}"
     if got == case.expected:
@@ -118,7 +118,7 @@ CLASSIFY = Exercise(
         "'degenerate' (use <=, not <).",
     ),
     cases=_classify_cases,
-    check=check_kind,
+    check=_check_kind,
 )
 
 
@@ -181,7 +181,7 @@ def _fd_cases() -> list[Case]:
     ]
 
 
-def check_step(case: Case, got: Any) -> str | None:
+def _check_step(case: Case, got: Any) -> str | None:
     """The central difference with the returned step must be nearly as accurate as with the best."""
     if isinstance(got, np.ndarray) and got.size == 1 and got.dtype.kind == "f":
         h = float(got.reshape(()))
@@ -243,7 +243,7 @@ FD_STEP = Exercise(
         "Measure the step in units of the scale of x: h = eps^(1/3) * max(1, |x|).",
     ),
     cases=_fd_cases,
-    check=check_step,
+    check=_check_step,
 )
 
 EXERCISES = (CLASSIFY, FD_STEP)

@@ -87,7 +87,7 @@ def _newton_cases() -> list[Case]:
     ]
 
 
-def check_newton(case: Case, got: Any) -> str | None:
+def _check_newton(case: Case, got: Any) -> str | None:
     h, g = case.args
     if not isinstance(got, np.ndarray):
         return f"returned {describe(got)}; return a NumPy array p of the shape of g"
@@ -163,7 +163,7 @@ NEWTON_STEP = Exercise(
         "delta) and map back with -Q @ (...).",
     ),
     cases=_newton_cases,
-    check=check_newton,
+    check=_check_newton,
 )
 
 
@@ -200,7 +200,7 @@ def _bfgs_cases() -> list[Case]:
     ]
 
 
-def check_bfgs(case: Case, got: Any) -> str | None:
+def _check_bfgs(case: Case, got: Any) -> str | None:
     _, s, y = case.args
     expected = case.expected
     if not isinstance(got, np.ndarray):
@@ -258,7 +258,7 @@ BFGS_UPDATE = Exercise(
         "If y @ s <= 0, return Hinv (a copy) without updating. `not sy > 0` also catches nan.",
     ),
     cases=_bfgs_cases,
-    check=check_bfgs,
+    check=_check_bfgs,
 )
 
 EXERCISES = (NEWTON_STEP, BFGS_UPDATE)

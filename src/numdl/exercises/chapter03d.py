@@ -109,7 +109,7 @@ def _kkt_cases() -> list[Case]:
     ]
 
 
-def check_violations(case: Case, got: Any) -> str | None:
+def _check_violations(case: Case, got: Any) -> str | None:
     """Same set of names as the library's KKTResiduals.violated(tol); the reason gives residuals."""
     if isinstance(got, str) or not isinstance(got, list | tuple):
         return (f"returned {describe(got)}; return a list of condition names, e.g. "
@@ -187,7 +187,7 @@ KKT_CHECK = Exercise(
         "np.max(..., initial=0.0) handles m = 0.",
     ),
     cases=_kkt_cases,
-    check=check_violations,
+    check=_check_violations,
 )
 
 
@@ -256,7 +256,7 @@ def _multiplier_cases() -> list[Case]:
     ]
 
 
-def check_multiplier(case: Case, got: Any) -> str | None:
+def _check_multiplier(case: Case, got: Any) -> str | None:
     reason = close_to(atol=1e-15)(case, got)
     if reason is None:
         return None
@@ -312,7 +312,7 @@ FIND_MULTIPLIER = Exercise(
         "(grad_g . grad_g).",
     ),
     cases=_multiplier_cases,
-    check=check_multiplier,
+    check=_check_multiplier,
 )
 
 EXERCISES = (KKT_CHECK, FIND_MULTIPLIER)

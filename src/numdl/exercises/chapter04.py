@@ -70,7 +70,7 @@ STABLE_SOFTMAX = Exercise(
 )
 
 
-def check_logsumexp(case: Case, got: Any) -> str | None:
+def _check_logsumexp(case: Case, got: Any) -> str | None:
     """Absolute error u * (|max x| + log n) scaled: the accuracy a max-shift can deliver."""
     x = case.args[0]
     dtype = np.asarray(case.expected).dtype
@@ -128,7 +128,7 @@ STABLE_LOGSUMEXP = Exercise(
         "When max x is -inf (every entry -inf), x - a is nan. Handle a non-finite maximum first.",
     ),
     cases=_lse_cases,
-    check=check_logsumexp,
+    check=_check_logsumexp,
 )
 
 

@@ -17,7 +17,7 @@ from numdl.linalg import (
     vandermonde,
 )
 
-__all__ = ["ACCURATE_LSTSQ", "EXERCISES", "TRUNCATED_LSTSQ"]
+__all__ = ["ACCURATE_LSTSQ", "EXERCISES", "TRUNCATED_LSTSQ", "exact_lstsq"]
 
 # Required relative accuracy |x - x_exact| / |x_exact| by dtype.
 REQUIRED = {"float64": 1e-6, "float32": 1e-3}
@@ -115,7 +115,7 @@ def _check_array(case: Case, got: Any) -> str | None:
     return None
 
 
-def check_accuracy(case: Case, got: Any) -> str | None:
+def _check_accuracy(case: Case, got: Any) -> str | None:
     """Relative error at most REQUIRED[dtype]; the reason compares it with kappa**2 u and kappa u."""
     problem = _check_array(case, got)
     if problem:
@@ -171,7 +171,7 @@ ACCURATE_LSTSQ = Exercise(
         "scipy.linalg.solve_triangular. np.linalg.lstsq(X, y, rcond=None)[0] also works.",
     ),
     cases=_accurate_cases,
-    check=check_accuracy,
+    check=_check_accuracy,
 )
 
 
@@ -211,7 +211,7 @@ def _truncated_cases() -> list[Case]:
     ]
 
 
-def check_truncated(case: Case, got: Any) -> str | None:
+def _check_truncated(case: Case, got: Any) -> str | None:
     """Relative error at most 1e-8 against the truncated-SVD minimum-norm solution."""
     problem = _check_array(case, got)
     if problem:
@@ -261,7 +261,7 @@ TRUNCATED_LSTSQ = Exercise(
         "np.linalg.solve either raises or divides by rounding noise.",
     ),
     cases=_truncated_cases,
-    check=check_truncated,
+    check=_check_truncated,
 )
 
 EXERCISES = (ACCURATE_LSTSQ, TRUNCATED_LSTSQ)

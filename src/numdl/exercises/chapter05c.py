@@ -11,7 +11,7 @@ from numdl.exercises.encoding import Unsupported
 from numdl.exercises.grading import Case, Exercise, close_to
 from numdl.norm import batch_norm
 
-__all__ = ["BATCH_NORM_FP16", "EXERCISES", "RUNNING_VARIANCE"]
+__all__ = ["BATCH_NORM_FP16", "EXERCISES", "RUNNING_VARIANCE", "exact_variance"]
 
 # Required relative accuracy of the running variance, by dtype: a stable one-pass method keeps
 # an error of a few (k + log2 n) * kappa * u, kappa = sqrt(1 + mean**2 / var) (at most 3e-3 on
@@ -74,7 +74,7 @@ def _variance_cases() -> list[Case]:
     ]
 
 
-def check_variance(case: Case, got: Any) -> str | None:
+def _check_variance(case: Case, got: Any) -> str | None:
     """Relative error within VARIANCE_RTOL (an exact 0 must come back as 0 up to (4 u mean)**2)."""
     expected = np.asarray(case.expected)
     dtype = expected.dtype
@@ -163,7 +163,7 @@ RUNNING_VARIANCE = Exercise(
         "al.; with nb = 1 it is Welford's update).",
     ),
     cases=_variance_cases,
-    check=check_variance,
+    check=_check_variance,
 )
 
 

@@ -15,7 +15,7 @@ __all__ = ["CLIP_GLOBAL_NORM", "EXERCISES", "FIRST_NONFINITE_LAYER"]
 F16, F32, F64 = np.float16, np.float32, np.float64
 
 
-def check_index(case: Case, got: Any) -> str | None:
+def _check_index(case: Case, got: Any) -> str | None:
     """The answer must be exactly the expected layer index, or None."""
     if case.expected is None:
         return None if got is None else f"returned {got!r}; every layer is finite, so return None"
@@ -80,11 +80,11 @@ FIRST_NONFINITE_LAYER = Exercise(
         "empty array).",
     ),
     cases=_layer_cases,
-    check=check_index,
+    check=_check_index,
 )
 
 
-def check_clipped(case: Case, got: Any) -> str | None:
+def _check_clipped(case: Case, got: Any) -> str | None:
     """None where the norm is not finite (skip the step); else every array within rtol."""
     if case.expected is None:
         return None if got is None else ("the total norm is not finite: return None (skip the "
@@ -166,7 +166,7 @@ CLIP_GLOBAL_NORM = Exercise(
         "with .astype(g.dtype).",
     ),
     cases=_clip_cases,
-    check=check_clipped,
+    check=_check_clipped,
 )
 
 EXERCISES = (FIRST_NONFINITE_LAYER, CLIP_GLOBAL_NORM)

@@ -14,7 +14,7 @@ __all__ = ["EXERCISES", "UPDATE_SCALE"]
 MAX_SCALE = 2.0**24
 
 
-def check_update(case: Case, got: Any) -> str | None:
+def _check_update(case: Case, got: Any) -> str | None:
     """``(apply_step, new_scale, new_good_steps)`` must match exactly, with a reason per part."""
     if not isinstance(got, tuple | list) or len(got) != 3:
         return f"returned {got!r}; return a tuple (apply_step, new_scale, new_good_steps)"
@@ -100,7 +100,7 @@ UPDATE_SCALE = Exercise(
         "Clamp the new scale: max(scale / 2, 1.0) after an overflow, min(scale * 2, 2.0**24) on growth.",
     ),
     cases=_cases,
-    check=check_update,
+    check=_check_update,
 )
 
 EXERCISES = (UPDATE_SCALE,)

@@ -232,9 +232,6 @@ def jacobian(f: Callable[[np.ndarray], Any], x: ArrayLike, *, method: str = "cen
     return out.reshape(out.shape[:-1] + x.shape)
 
 
-_first_derivatives = jacobian  # alias kept until the notebooks are updated
-
-
 def gradient(f: Callable[[np.ndarray], Any], x: ArrayLike, *, method: str = "central",
              step: float | None = None) -> np.ndarray:
     """The gradient of a scalar function by finite differences or complex step.

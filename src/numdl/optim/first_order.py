@@ -389,9 +389,6 @@ def adam_chain(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999, eps:
     return GradientTransformation(opt.init, update)
 
 
-_adam = adam_chain  # alias kept until the notebooks are updated
-
-
 def adam(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999,
          eps: float = 1e-8) -> GradientTransformation:
     """Adam: bias-corrected moving averages of ``g`` and ``g^2``; step ``-lr m_hat / (sqrt(v_hat) + eps)``.

@@ -26,6 +26,7 @@ def _():
     # plotting windows of the race: the interesting part of each landscape
     RACE_BOX = {"rosenbrock": ((-2.0, 2.0), (-1.0, 3.0)), "beale": ((-1.0, 4.5), (-1.5, 2.5))}
 
+    from numdl.optim import transforms
     from numdl.tutorial.widgets import figure_layout as layout
 
     return (
@@ -46,6 +47,7 @@ def _():
         quadratic_gd_iterates,
         show_source,
         takeaways,
+        transforms,
     )
 
 
@@ -566,8 +568,9 @@ def _(ch03a, mo, np, race, race_problem, race_scale, race_target):
 
 
 @app.cell(hide_code=True)
-def _(first_order, show_source):
-    show_source(first_order._adam, first_order.rmsprop, first_order.adagrad)
+def _(first_order, show_source, transforms):
+    show_source(transforms.scale_by_adam, first_order.adam_chain, first_order.rmsprop,
+                first_order.adagrad)
     return
 
 

@@ -534,7 +534,7 @@ def _(METHOD_COLORS, derivatives, fd_curves, fd_dtype, go, layout, mo, np):
 
 @app.cell(hide_code=True)
 def _(derivatives, show_source):
-    show_source(derivatives._first_derivatives, derivatives.default_step)
+    show_source(derivatives.jacobian, derivatives.default_step)
     return
 
 

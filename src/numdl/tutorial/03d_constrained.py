@@ -264,7 +264,8 @@ def _(kkt_fig, kkt_offset, kkt_problem, kkt_res, kkt_run, mo, np):
 
 @app.cell(hide_code=True)
 def _(constrained, show_source):
-    show_source(constrained.kkt_residuals, constrained._residuals, constrained.disk_and_halfplane)
+    show_source(constrained.kkt_residuals, constrained.kkt_residuals_from_values,
+                constrained.disk_and_halfplane)
     return
 
 
@@ -452,7 +453,7 @@ def _(constrained, lv_frac, lv_problem, mo):
 
 @app.cell(hide_code=True)
 def _(constrained, show_source):
-    show_source(constrained._penalty_methods, constrained.project_ball,
+    show_source(constrained.penalty_outer_loop, constrained.project_ball,
                 constrained.project_simplex, constrained.Ball.multipliers)
     return
 

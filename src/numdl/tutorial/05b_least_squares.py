@@ -17,8 +17,6 @@ def _():
     from numdl.tutorial.simulations import ch05b
     from numdl.tutorial.widgets import ExercisePanel, show_source, takeaways
 
-    # only for the show_source line of linalg._solve_* below (the lead updates that line)
-    demos = ch05b
 
     METHODS = linalg.LSTSQ_METHODS
     METHOD_COLORS = {"normal_inv": "#d62728", "normal_solve": "#ff7f0e", "cholesky": "#8c564b",
@@ -32,7 +30,6 @@ def _():
         METHOD_DASH,
         ch05b,
         chapter05b,
-        demos,
         go,
         least_squares_problem,
         linalg,
@@ -376,9 +373,9 @@ def _(ch05b, go, make_subplots, mo, np):
 
 
 @app.cell(hide_code=True)
-def _(demos, linalg, show_source):
-    show_source(linalg._solve_normal_inv, linalg._solve_cholesky, linalg._solve_qr,
-                linalg._solve_svd, demos.lstsq_sweep)
+def _(ch05b, linalg, show_source):
+    show_source(linalg.solve_normal_inv, linalg.solve_cholesky, linalg.solve_qr,
+                linalg.solve_svd, ch05b.lstsq_sweep)
     return
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numdl.linalg import hilbert, lstsq
+from numdl.linalg import lstsq
 from numdl.tutorial.simulations import ch05b
 
 U64 = float(np.finfo(np.float64).eps) / 2
@@ -75,16 +75,3 @@ def test_rng_must_be_a_generator(bad):
                  lambda: ch05b.qr_inverse_vs_triangular([10.0], rng=bad)):
         with pytest.raises(TypeError, match=r"rng must be a numpy\.random\.Generator"):
             call()
-
-
-def test_exact_lstsq_reference_of_chapter05b_is_exact():
-    from numdl.exercises.chapter05b import exact_lstsq
-
-    # A problem with an exactly known answer: X = [[1, 0], [0, 1], [1, 1]], y = [1, 2, 4].
-    x = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    y = np.array([1.0, 2.0, 4.0])
-    # X^T X = [[2, 1], [1, 2]], X^T y = [5, 6]: beta = [4/3, 7/3].
-    np.testing.assert_array_equal(exact_lstsq(x, y), [4 / 3, 7 / 3])
-    h = hilbert(6)
-    beta = exact_lstsq(h, h @ np.ones(6))
-    assert np.max(np.abs(beta - 1)) < 1e-9  # the rounded b moves the exact answer by ~kappa u

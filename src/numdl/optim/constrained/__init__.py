@@ -176,5 +176,3 @@ __all__ = [
     "split_constraints",
 ]
 
-_residuals = kkt_residuals_from_values  # alias kept until the notebooks are updated
-_penalty_methods = penalty_outer_loop  # alias kept until the notebooks are updated

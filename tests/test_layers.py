@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import json
-import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -197,19 +197,91 @@ def test_importing_the_library_loads_no_oracle_and_no_tutorial():
     assert not bad, bad
 
 
+def _defined_public_names(module: str) -> set[str]:
+    """The names a module's source binds at top level (def, class, assignment), not imports."""
+    names = set()
+    for node in ast.parse(MODULES[module].read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return {n for n in names if not n.startswith("_")}
+
+
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m != "numdl._kernels"))
 def test_all_is_true(module):
-    """``__all__`` lists names that exist, and every public function or class the module defines."""
+    """``__all__`` lists names that exist, and every public name the module defines (functions,
+    classes, constants); every module says in a docstring what it is for."""
     mod = importlib.import_module(module)
+    assert mod.__doc__ and mod.__doc__.strip(), f"{module} has no docstring"
     exported = getattr(mod, "__all__", None)
     assert exported is not None, f"{module} has no __all__"
     assert len(set(exported)) == len(exported), f"{module}.__all__ has duplicates"
     missing = [n for n in exported if not hasattr(mod, n)]
     assert not missing, f"{module}.__all__ names what it does not have: {missing}"
-    defined = [
-        n for n, v in vars(mod).items()
-        if not n.startswith("_") and getattr(v, "__module__", None) == module
-        and (isinstance(v, type) or callable(v)) and not isinstance(v, type(pkgutil))
-    ]
-    unlisted = sorted(set(defined) - set(exported))
+    unlisted = sorted(_defined_public_names(module) - set(exported))
     assert not unlisted, f"{module} defines public names missing from __all__: {unlisted}"
+
+
+def _module_aliases(module: str) -> dict[str, str]:
+    """Local names bound to numdl modules by ``import x as y`` / ``from package import module``."""
+    aliases = {}
+    for target, _, _ in imports(module):
+        if target in MODULES and target != module:
+            aliases[target.rsplit(".", 1)[-1]] = target
+    for node in ast.walk(ast.parse(MODULES[module].read_text())):
+        if isinstance(node, ast.Import):
+            aliases.update({a.asname: a.name for a in node.names
+                            if a.asname and a.name.startswith("numdl")})
+        elif isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                if a.asname and f"{node.module}.{a.name}" in MODULES:
+                    aliases[a.asname] = f"{node.module}.{a.name}"
+    return aliases
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_reaches_into_anothers_private_names(module):
+    """What one module uses of another is that module's public interface (a private module such
+    as ``numdl._engine.rows`` is fine; a ``_name`` inside another module is not)."""
+    bad = []
+    tree = ast.parse(MODULES[module].read_text())
+    aliases = _module_aliases(module)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("numdl"):
+            bad += [f"line {node.lineno}: from {node.module} import {a.name}" for a in node.names
+                    if a.name.startswith("_") and f"{node.module}.{a.name}" not in MODULES
+                    and a.name != "_kernels"]
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+              and node.value.id in aliases and node.attr.startswith("_")
+              and not node.attr.startswith("__")):
+            bad.append(f"line {node.lineno}: {aliases[node.value.id]}.{node.attr}")
+    assert not bad, "\n".join(bad)
+
+
+def _public_functions(module: str):
+    mod = importlib.import_module(module)
+    for name in getattr(mod, "__all__", ()):
+        obj = getattr(mod, name)
+        if inspect.isfunction(obj) and obj.__module__ == module:
+            yield name, obj
+        elif inspect.isclass(obj) and obj.__module__ == module:
+            for attr, member in vars(obj).items():
+                if inspect.isfunction(member) and not attr.startswith("_"):
+                    yield f"{name}.{attr}", member
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m != "numdl._kernels"))
+def test_public_functions_are_typed(module):
+    """Every public function and method has annotated parameters and return."""
+    bad = []
+    for qualname, fn in _public_functions(module):
+        sig = inspect.signature(fn)
+        unannotated = [p for p in sig.parameters if p not in ("self", "cls")
+                       and sig.parameters[p].annotation is inspect.Parameter.empty]
+        if unannotated or sig.return_annotation is inspect.Signature.empty:
+            bad.append(f"{qualname}: parameters {unannotated}, return "
+                       f"{'missing' if sig.return_annotation is inspect.Signature.empty else 'ok'}")
+    assert not bad, "\n".join(bad)

@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "FORMATS",
+    "SUPPORTED_NAMES",
     "Format",
     "as_dtype",
     "format_of",

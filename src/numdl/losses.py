@@ -42,7 +42,7 @@ from numdl._engine.small import applies as small_applies
 from numdl._engine.small import long_shift
 from numdl._engine.xp import xp_core, xp_rows, xp_special
 
-__all__ = ["binary_cross_entropy_with_logits", "cross_entropy"]
+__all__ = ["Array", "binary_cross_entropy_with_logits", "cross_entropy"]
 
 # What the losses return: a NumPy scalar or array for NumPy input, a tensor of the input's library
 # for a PyTorch tensor or JAX array.

@@ -63,6 +63,8 @@ from numdl._engine.small import fast_small
 from numdl._engine.xp import xp_elementwise, xp_logsumexp, xp_softmax_family
 
 __all__ = [
+    "Array",
+    "Axis",
     "log1mexp",
     "log_sigmoid",
     "log_softmax",

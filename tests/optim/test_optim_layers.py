@@ -1,15 +1,12 @@
-"""The layering of numdl.optim, read from the source (ast): no import cycle between its modules, no
-module reaching into another's private names, ``__all__`` exactly the public names, public
-functions annotated, the names exported before the split still importable from the same places,
-and ``import numdl.optim`` light (no mpmath, numdl.reference, marimo or plotly)."""
+"""The layering of numdl.optim, read from the source (ast): only the package ``__init__`` files
+import the package, the second-order pieces are leaves, ``constrained`` re-exports its parts, and
+the names exported before the split still import from the same places (the rules every module
+keeps are in tests/test_layers.py)."""
 
 from __future__ import annotations
 
 import ast
 import importlib
-import inspect
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -76,42 +73,10 @@ def _graph() -> dict[str, set[str]]:
     return {m: _edges(m) for m in MODULES}
 
 
-def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    color = dict.fromkeys(graph, 0)  # 0 new, 1 on the stack, 2 done
-    stack: list[str] = []
-
-    def visit(m: str) -> list[str] | None:
-        color[m] = 1
-        stack.append(m)
-        for t in sorted(graph[m]):
-            if color[t] == 1:
-                return [*stack[stack.index(t):], t]
-            if color[t] == 0 and (found := visit(t)):
-                return found
-        stack.pop()
-        color[m] = 2
-        return None
-
-    for m in sorted(graph):
-        if color[m] == 0 and (found := visit(m)):
-            return found
-    return None
-
-
 def test_every_module_is_seen():
     assert {"numdl.optim.driver", "numdl.optim.second_order", "numdl.optim.trajectory",
             "numdl.optim.transforms", "numdl.optim.constrained",
             "numdl.optim.constrained.solvers"} <= set(MODULES)
-
-
-def test_the_cycle_finder_finds_a_cycle():
-    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert _find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
-
-
-def test_the_import_graph_is_acyclic():
-    graph = _graph()
-    assert _find_cycle(graph) is None, f"import cycle: {' -> '.join(_find_cycle(graph))}"
 
 
 def test_only_the_package_inits_import_the_package():
@@ -130,63 +95,9 @@ def test_second_order_and_trajectory_are_leaves():
     assert "numdl.optim.trajectory" in graph["numdl.optim.constrained.solvers"]
 
 
-def _module_aliases(module: str) -> dict[str, str]:
-    """Local names bound to numdl modules by ``import``/``from ... import <module>``."""
-    aliases = {}
-    for node in ast.walk(TREES[module]):
-        if isinstance(node, ast.ImportFrom):
-            source = _absolute(module, node)
-            for a in node.names:
-                if f"{source}.{a.name}" in MODULES:
-                    aliases[a.asname or a.name] = f"{source}.{a.name}"
-        elif isinstance(node, ast.Import):
-            for a in node.names:
-                if a.name.startswith("numdl") and a.asname:
-                    aliases[a.asname] = a.name
-    return aliases
-
-
-def test_no_module_imports_a_private_name():
-    bad = []
-    for module in MODULES:
-        for source, name, line in _imports(module):
-            if source == "__future__":
-                continue
-            dotted = source if name is None else f"{source}.{name}"
-            if any(part.startswith("_") and not part.startswith("__")
-                   for part in dotted.split(".")):
-                bad.append(f"{module}:{line} imports {dotted}")
-        aliases = _module_aliases(module)
-        for node in ast.walk(TREES[module]):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id in aliases and node.attr.startswith("_")
-                    and not node.attr.startswith("__")):
-                bad.append(f"{module}:{node.lineno} uses {aliases[node.value.id]}.{node.attr}")
-    assert not bad, "\n".join(bad)
-
-
-def _defined_public_names(tree: ast.Module) -> set[str]:
-    names = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-    return {n for n in names if not n.startswith("_")}
-
-
-@pytest.mark.parametrize("module", sorted(MODULES))
-def test_all_is_exactly_the_public_names(module):
-    mod = importlib.import_module(module)
-    exported = list(mod.__all__)
-    assert len(exported) == len(set(exported)), "duplicates in __all__"
-    missing = [n for n in exported if not hasattr(mod, n)]
-    assert not missing, f"__all__ names that do not exist: {missing}"
-    undeclared = _defined_public_names(TREES[module]) - set(exported)
-    assert not undeclared, f"public names defined but not in __all__: {sorted(undeclared)}"
-    assert mod.__doc__ and mod.__doc__.strip(), "module docstring"
+# The rules for every module of numdl (no cycle, no private names used across modules, a true
+# __all__, a docstring, typed public functions, light imports) are in tests/test_layers.py; here
+# is what is particular to numdl.optim.
 
 
 def test_constrained_reexports_every_public_name_of_its_submodules():
@@ -197,31 +108,6 @@ def test_constrained_reexports_every_public_name_of_its_submodules():
         if module.startswith("numdl.optim.constrained."):
             names |= set(importlib.import_module(module).__all__)
     assert names == set(constrained.__all__)
-
-
-def _public_functions():
-    for module in sorted(MODULES):
-        mod = importlib.import_module(module)
-        for name in mod.__all__:
-            obj = getattr(mod, name)
-            if inspect.isfunction(obj) and obj.__module__ == module:
-                yield f"{module}.{name}", obj
-            elif inspect.isclass(obj) and obj.__module__ == module:
-                for attr, member in vars(obj).items():
-                    if inspect.isfunction(member) and not attr.startswith("_"):
-                        yield f"{module}.{name}.{attr}", member
-
-
-def test_public_functions_are_annotated():
-    bad = []
-    for qualname, fn in _public_functions():
-        sig = inspect.signature(fn)
-        unannotated = [p for p in sig.parameters if p not in ("self", "cls")
-                       and sig.parameters[p].annotation is inspect.Parameter.empty]
-        if unannotated or sig.return_annotation is inspect.Signature.empty:
-            bad.append(f"{qualname}: parameters {unannotated}, return "
-                       f"{'missing' if sig.return_annotation is inspect.Signature.empty else 'ok'}")
-    assert not bad, "\n".join(bad)
 
 
 # The public names as they were before numdl.optim was layered (constrained one module, newton /
@@ -289,14 +175,6 @@ def test_the_shorthands_moved_to_the_driver():
 
     assert numdl.optim.newton is driver.newton and numdl.optim.bfgs is driver.bfgs
     assert numdl.optim.lbfgs is driver.lbfgs
-
-
-def test_importing_numdl_optim_is_light():
-    code = ("import sys, numdl.optim, numdl.optim.constrained, numdl.optim.transforms; "
-            "print(sorted(m for m in ('mpmath', 'numdl.reference', 'marimo', 'plotly') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 def test_the_mpmath_path_still_works():

@@ -23,7 +23,7 @@ from numdl._procs import set_parent_death_signal
 LEARNER_FILENAME = "<your code>"
 
 
-__all__ = ["main"]
+__all__ = ["LEARNER_FILENAME", "main"]
 
 
 def _limit(memory_bytes: int, cpu_seconds: int, file_bytes: int) -> None:

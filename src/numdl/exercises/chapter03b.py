@@ -11,7 +11,7 @@ from numdl.optim import classify_critical_point
 from numdl.optim.derivatives import default_step
 from numdl.optim.problems import monkey_saddle, random_orthogonal
 
-__all__ = ["CLASSIFY", "EXERCISES", "FD_STEP"]
+__all__ = ["CLASSIFY", "EXERCISES", "FD_STEP", "KINDS"]
 
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
 

@@ -10,7 +10,7 @@ from numdl.exercises.grading import Case, Exercise, describe
 from numdl.optim import bfgs_update, newton_direction
 from numdl.optim.problems import himmelblau, random_orthogonal
 
-__all__ = ["BFGS_UPDATE", "EXERCISES", "NEWTON_STEP"]
+__all__ = ["BFGS_UPDATE", "EPS", "EXERCISES", "NEWTON_STEP"]
 
 EPS = float(np.finfo(np.float64).eps)
 

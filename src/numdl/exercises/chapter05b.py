@@ -17,7 +17,7 @@ from numdl.linalg import (
     vandermonde,
 )
 
-__all__ = ["ACCURATE_LSTSQ", "EXERCISES", "TRUNCATED_LSTSQ", "exact_lstsq"]
+__all__ = ["ACCURATE_LSTSQ", "EXERCISES", "REQUIRED", "TRUNCATED_LSTSQ", "exact_lstsq"]
 
 # Required relative accuracy |x - x_exact| / |x_exact| by dtype.
 REQUIRED = {"float64": 1e-6, "float32": 1e-3}

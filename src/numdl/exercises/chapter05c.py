@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -11,7 +12,7 @@ from numdl.exercises.encoding import Unsupported
 from numdl.exercises.grading import Case, Exercise, close_to
 from numdl.norm import batch_norm
 
-__all__ = ["BATCH_NORM_FP16", "EXERCISES", "RUNNING_VARIANCE", "exact_variance"]
+__all__ = ["BATCH_NORM_FP16", "EXERCISES", "RUNNING_VARIANCE", "VARIANCE_RTOL", "exact_variance"]
 
 # Required relative accuracy of the running variance, by dtype: a stable one-pass method keeps
 # an error of a few (k + log2 n) * kappa * u, kappa = sqrt(1 + mean**2 / var) (at most 3e-3 on
@@ -19,7 +20,7 @@ __all__ = ["BATCH_NORM_FP16", "EXERCISES", "RUNNING_VARIANCE", "exact_variance"]
 VARIANCE_RTOL = {"float64": 1e-6, "float32": 2e-2}
 
 
-def exact_variance(batches) -> Fraction:
+def exact_variance(batches: Sequence[np.ndarray]) -> Fraction:
     """Population variance of all the stored values, in exact rational arithmetic."""
     values = [Fraction(float(v)) for b in batches for v in np.asarray(b).ravel()]
     mean = sum(values) / len(values)

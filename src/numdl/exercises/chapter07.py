@@ -9,7 +9,7 @@ import numpy as np
 from numdl.exercises.grading import Case, Exercise
 from numdl.mixed_precision import dynamic_loss_scale_step
 
-__all__ = ["EXERCISES", "UPDATE_SCALE"]
+__all__ = ["EXERCISES", "MAX_SCALE", "UPDATE_SCALE"]
 
 MAX_SCALE = 2.0**24
 

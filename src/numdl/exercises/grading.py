@@ -22,7 +22,17 @@ import numpy as np
 from numdl.exercises.encoding import Unsupported
 from numdl.exercises.sandbox import Limits, SandboxRun, run_function
 
-__all__ = ["Case", "CaseResult", "Exercise", "Report", "close_to", "describe", "grade", "ulp_close"]
+__all__ = [
+    "RTOL",
+    "Case",
+    "CaseResult",
+    "Exercise",
+    "Report",
+    "close_to",
+    "describe",
+    "grade",
+    "ulp_close",
+]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["ExerciseProgress", "ProgressStore", "data_dir"]
+__all__ = ["FILE_NAME", "SCHEMA_VERSION", "ExerciseProgress", "ProgressStore", "data_dir"]
 
 FILE_NAME = "progress.json"
 SCHEMA_VERSION = 1

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["CHAPTERS", "Chapter", "available_chapters", "chapter_by_slug", "notebook_dir", "resolve"]
+__all__ = [
+    "CHAPTERS",
+    "HOME_SLUG",
+    "Chapter",
+    "available_chapters",
+    "chapter_by_slug",
+    "notebook_dir",
+    "resolve",
+]
 
 
 @dataclass(frozen=True)

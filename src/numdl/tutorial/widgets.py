@@ -109,7 +109,7 @@ class ExercisePanel:
         )
 
     # -- cell 2 -----------------------------------------------------------------
-    def on_check(self, ui: mo.ui.dictionary, set_state) -> None:
+    def on_check(self, ui: mo.ui.dictionary, set_state: Callable[[Any], None]) -> None:
         """Start grading in the background when Check was pressed since the last run."""
         clicks = int(ui.value["check"])
         with self._lock:

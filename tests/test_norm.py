@@ -604,3 +604,26 @@ def test_batch_norm_invariant_to_shift_and_power_of_two_scale(seed, shift, log_s
 def test_doctests():
     result = doctest.testmod(numdl.norm, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_combine_is_the_pairwise_update_behind_update_and_merge():
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((30, 3)) + 1e6, rng.standard_normal((50, 3)) + 1e6
+    by_update = RunningStats().update(a).update(b)
+    by_combine = RunningStats().update(a).combine(
+        50, b.mean(axis=0), ((b - b.mean(axis=0)) ** 2).sum(axis=0))
+    np.testing.assert_allclose(by_combine.mean, by_update.mean, rtol=1e-15)
+    np.testing.assert_allclose(by_combine.var, by_update.var, rtol=1e-10)
+    # the offset 1e6 costs no digits: the pooled two-pass variance agrees to rounding
+    np.testing.assert_allclose(by_update.var, np.concatenate([a, b]).var(axis=0), rtol=1e-9)
+    assert RunningStats().combine(0, np.zeros(3), np.zeros(3)).count == 0
+
+
+@pytest.mark.parametrize(("args", "error", "match"), [
+    ((1.5, np.zeros(2), np.zeros(2)), TypeError, "n_b"),
+    ((-1, np.zeros(2), np.zeros(2)), ValueError, "n_b"),
+    ((2, np.zeros(2), np.zeros(3)), ValueError, "m2_b"),
+])
+def test_combine_checks_its_arguments(args, error, match):
+    with pytest.raises(error, match=match):
+        RunningStats().combine(*args)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "NormCache",
@@ -624,12 +625,36 @@ class RunningStats:
     def _out(a: np.ndarray) -> Any:
         return a[()] if a.ndim == 0 else a.copy()
 
-    def _combine(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
+    def combine(self, n_b: int, mean_b: ArrayLike, m2_b: ArrayLike) -> RunningStats:
+        """Add a group of `n_b` samples given by its mean and ``M2`` (its sum of squared deviations
+        from that mean); returns self.
+
+        Chan, Golub and LeVeque's pairwise update, behind :meth:`update` and :meth:`merge`: with
+        ``delta = mean_b - mean_a`` and ``n = n_a + n_b``, ``mean = mean_a + delta n_b / n`` and
+        ``M2 = M2_a + M2_b + delta^2 n_a n_b / n``.  Only differences of means are squared, so a
+        large common offset costs no digits (the textbook ``sum x^2 - n mean^2`` loses them all).
+
+        Raises
+        ------
+        TypeError
+            If `n_b` is not an integer.
+        ValueError
+            If `n_b` is negative, or the shapes of `mean_b`/`m2_b` differ from each other or from
+            the statistics already accumulated.
+        """
+        if isinstance(n_b, bool) or not isinstance(n_b, int | np.integer):
+            raise TypeError(f"n_b must be an integer, got {type(n_b).__name__}")
+        if n_b < 0:
+            raise ValueError(f"n_b must be >= 0, got {n_b}")
+        mean_b, m2_b = np.asarray(mean_b), np.asarray(m2_b)
+        if mean_b.shape != m2_b.shape:
+            raise ValueError(f"mean_b has shape {mean_b.shape} but m2_b has shape {m2_b.shape}")
+        n_b = int(n_b)
         if n_b == 0:
-            return
+            return self
         if self._mean is None:
             self._count, self._mean, self._m2 = n_b, mean_b, m2_b
-            return
+            return self
         if mean_b.shape != self._mean.shape:
             raise ValueError(
                 f"the feature shape {mean_b.shape} does not match the accumulated {self._mean.shape}"
@@ -645,6 +670,7 @@ class RunningStats:
             self._mean = mean_a + delta * dtype.type(n_b / n)
             self._m2 = m2_a + m2_b + delta * delta * dtype.type(n_a * (n_b / n))
         self._count = n
+        return self
 
     def update(self, batch: Any) -> RunningStats:
         """Add a batch of samples (along axis 0); returns self."""
@@ -666,15 +692,14 @@ class RunningStats:
             return self
         mean_b, var_b = _corrected_two_pass(arr.astype(dtype, copy=False), 0)
         m2_b = var_b[0] * dtype.type(n_b)
-        self._combine(n_b, mean_b[0], m2_b)
-        return self
+        return self.combine(n_b, mean_b[0], m2_b)
 
     def merge(self, other: RunningStats) -> RunningStats:
         """Add the samples summarized by `other` (left unchanged); returns self."""
         if not isinstance(other, RunningStats):
             raise TypeError(f"other must be a RunningStats, got {type(other).__name__}")
         if other._mean is not None:
-            self._combine(other._count, other._mean.copy(), other._m2.copy())
+            self.combine(other._count, other._mean.copy(), other._m2.copy())
         return self
 
     def __repr__(self) -> str:

@@ -347,7 +347,7 @@ def _(BLUE, RED, ch05c, go, mo, naive, np, rv_batch, rv_dtype, rv_offset):
 
 @app.cell(hide_code=True)
 def _(naive, norm, show_source):
-    show_source(naive.variance, norm.RunningStats.update, norm.RunningStats._combine)
+    show_source(naive.variance, norm.RunningStats.update, norm.RunningStats.combine)
     return
 
 

@@ -510,3 +510,49 @@ def test_torch_certified_rows_keep_their_gradient():
     assert_ulp_close(lse.detach(), reference.logsumexp(logp.detach(), axis=1, rounded=False), 1.0)
     (g,) = torch.autograd.grad(lse.sum(), logp)
     torch.testing.assert_close(g, torch.softmax(logp.detach(), 1))
+
+
+# -- regressions: broadcasting of two arrays, 0-D input ------------------------------------------
+
+
+@pytest.mark.parametrize("axis", [-1, -2, 0, 1, None, (0, 1)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_b_with_more_dimensions_than_x(axis, keepdims):
+    """x (4,) and b (3, 4): broadcast first, axis counts the broadcast axes (SciPy's rule); before,
+    axis=-1 silently reduced axis 0 of the result and axis=-2 raised."""
+    x = np.arange(4.0)
+    b = np.arange(12.0).reshape(3, 4) + 1
+    got = stable.logsumexp(x, b=b, axis=axis, keepdims=keepdims)
+    want = scipy.special.logsumexp(x, b=b, axis=axis, keepdims=keepdims)
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=4 * 2.0**-52)
+    exact = reference.logsumexp(np.broadcast_to(x, b.shape), b=b, axis=axis, keepdims=keepdims)
+    assert np.max(ulp_error(got, exact)) <= 1
+
+
+def test_logsumexp_x_with_more_dimensions_than_b():
+    x = np.arange(12.0).reshape(3, 4)
+    b = np.array([1.0, 0.0, 2.0, 1.0])
+    np.testing.assert_allclose(stable.logsumexp(x, b=b, axis=-1),
+                               scipy.special.logsumexp(x, b=b, axis=-1), rtol=4 * 2.0**-52)
+
+
+def test_logaddexp_broadcasts_like_numpy():
+    x1, x2 = np.zeros(4), np.linspace(-3, 3, 12).reshape(3, 4)
+    np.testing.assert_allclose(stable.logaddexp(x1, x2), np.logaddexp(x1, x2), rtol=4 * 2.0**-52)
+    with pytest.raises(ValueError):
+        stable.logaddexp(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize("fn", [stable.softmax, stable.log_softmax])
+@pytest.mark.parametrize("axis", [0, -1, None])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_of_a_0d_array(fn, axis, dtype):
+    """A 0-D input is one element along axis 0 (SciPy, PyTorch): softmax 1, log_softmax 0; it
+    raised IndexError before."""
+    got = fn(np.array(1.5, dtype=dtype), axis=axis)
+    assert np.ndim(got) == 0 and np.asarray(got).dtype == dtype
+    assert float(got) == (1.0 if fn is stable.softmax else 0.0)
+    assert math.isnan(float(fn(np.array(np.nan, dtype=dtype), axis=axis)))
+    with pytest.raises(ValueError, match="axis"):
+        fn(np.array(1.0), axis=1)

@@ -24,20 +24,23 @@ __all__ = ["np_logsumexp", "np_softmax_family"]
 def np_logsumexp(x: Any, axis: Any, b: Any, keepdims: bool, return_sign: bool) -> Any:
     """:func:`numdl.stable.logsumexp` of NumPy input (and weights `b`)."""
     x = np_float_input(x, "x")
-    axes = normalize_axes(axis, x.ndim)
     if b is not None:
         b_kind = np.asarray(b).dtype
         b = np_float_input(b, "b")
         if b_kind.kind in "iu":
             b = b.astype(x.dtype)  # integer weights do not promote the result; float64 ones do
         try:
-            np.broadcast_shapes(x.shape, b.shape)
+            shape = np.broadcast_shapes(x.shape, b.shape)
         except ValueError:
             raise ValueError(
                 f"b (shape {b.shape}) does not broadcast against x (shape {x.shape})"
             ) from None
+        # SciPy's rule: x and b are broadcast first, and `axis` counts the axes of the broadcast
+        # shape (b may have more dimensions than x).
+        x, b = np.broadcast_to(x, shape), np.broadcast_to(b, shape)
+        axes = normalize_axes(axis, len(shape))
         return _np_logsumexp_weighted(x, b, axes, keepdims, return_sign)
-    return _np_logsumexp(x, axes, keepdims, return_sign)
+    return _np_logsumexp(x, normalize_axes(axis, x.ndim), keepdims, return_sign)
 
 
 def _np_logsumexp(x: np.ndarray, axes: tuple[int, ...], keepdims: bool, return_sign: bool) -> Any:
@@ -140,6 +143,8 @@ def np_softmax_family(x: Any, axis: Any, kind: str) -> Any:
     small-input path or the kernel."""
     x = np_float_input(x, "x")
     axes = normalize_axes(axis, x.ndim)
+    if x.ndim == 0:  # one element along axis 0, as in SciPy and PyTorch
+        return np_softmax_family(x.reshape(1), 0, kind)[0]
     x2, _, perm = np_rows(x, axes)
     small = np_small(x2, kind) if small_applies(x2.size) else None
     if small is not None:

@@ -74,6 +74,7 @@ def fast_small(x: Any, axis: Any, kind: str) -> Any:
         or type(x) is not np.ndarray
         or x.dtype not in FAST_DTYPES
         or not 0 < x.size <= s.small_threshold
+        or x.ndim == 0
         or x.shape[-1] == 0
         or (axis is not None and type(axis) is not int)
         or not s.fast_paths

@@ -556,3 +556,58 @@ def test_softmax_of_a_0d_array(fn, axis, dtype):
     assert math.isnan(float(fn(np.array(np.nan, dtype=dtype), axis=axis)))
     with pytest.raises(ValueError, match="axis"):
         fn(np.array(1.0), axis=1)
+
+
+# -- softplus(beta, threshold): torch.nn.functional.softplus's options ---------------------------
+
+
+@pytest.mark.parametrize("beta", [0.5, 2.0, 10.0, -1.5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_softplus_beta_is_accurate(beta, dtype):
+    x = np.concatenate([np.linspace(-60, 60, 241), [-1e4, 1e4, 0.0, 1e-30]]).astype(dtype)
+    got = stable.softplus(x, beta=beta)
+    exact = reference.softplus(x, beta=beta, rounded=False)
+    if dtype == np.float64:
+        # the claim for beta = 1 is 2 max(1, kappa) ULP; forming beta x adds a relative 2**-53
+        # (half an ULP) that the condition number kappa = |bx| sigmoid(bx) / softplus(bx) <=
+        # max(1, |bx|) amplifies: 2.5 max(1, |bx|) ULP in all
+        kappa = np.maximum(1.0, np.abs(beta * x.astype(np.float64)))
+        assert np.all(ulp_error(got, exact) <= 2.5 * kappa + 1)
+    else:
+        assert np.max(ulp_error(got, exact)) <= 1  # float64 work, one rounding at the end
+
+
+def test_softplus_threshold_switches_like_torch():
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-30, 30, 601)
+    for beta, threshold in [(1.0, 20.0), (2.0, 5.0), (0.5, 1.0)]:
+        want = torch.nn.functional.softplus(torch.from_numpy(x), beta=beta, threshold=threshold)
+        got = stable.softplus(x, beta=beta, threshold=threshold)
+        np.testing.assert_allclose(got, want.numpy(), rtol=4 * 2.0**-52, atol=0)
+        switched = beta * x > threshold
+        np.testing.assert_array_equal(got[switched], x[switched])  # exactly x where it switches
+        t = torch.from_numpy(x.copy()).requires_grad_(True)
+        stable.softplus(t, beta=beta, threshold=threshold).sum().backward()
+        s = torch.from_numpy(x.copy()).requires_grad_(True)
+        torch.nn.functional.softplus(s, beta=beta, threshold=threshold).sum().backward()
+        np.testing.assert_allclose(t.grad.numpy(), s.grad.numpy(), rtol=1e-14, atol=1e-300)
+
+
+def test_softplus_default_keeps_the_exact_value_where_torch_switches():
+    x = np.array([25.0, 40.0])
+    np.testing.assert_array_equal(stable.softplus(x), stable.softplus(x, beta=1.0))
+    assert stable.softplus(x)[0] > 25.0  # torch's switch at 20 returns 25 exactly
+    assert float(stable.softplus(np.array(np.inf), beta=-2.0)) == 0.0
+    assert float(stable.softplus(np.array(-np.inf), beta=-2.0)) == -np.inf
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"beta": 0.0}, ValueError, "beta"),
+    ({"beta": np.inf}, ValueError, "beta"),
+    ({"beta": "2"}, TypeError, "beta"),
+    ({"threshold": np.nan}, ValueError, "threshold"),
+    ({"threshold": [20]}, TypeError, "threshold"),
+])
+def test_softplus_options_are_checked(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        stable.softplus(np.zeros(2), **kwargs)

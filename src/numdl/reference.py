@@ -1250,15 +1250,23 @@ def log_sigmoid(x: Any, *, dtype: Any = None, rounded: bool = True) -> Any:
     )
 
 
-def softplus(x: Any, *, dtype: Any = None, rounded: bool = True) -> Any:
-    """Exact ``log1p(exp(x))``, correctly rounded: ``+inf`` at ``+inf``, ``0`` at ``-inf``."""
-    return _elementwise(
-        lambda v: mpmath.log1p(mpmath.exp(v)),
-        lambda v: np.where(v > 0, np.inf, np.where(v < 0, 0.0, np.nan)),
-        [(x, "x")],
-        dtype,
-        rounded,
-    )
+def softplus(x: Any, *, beta: float = 1.0, threshold: float | None = None, dtype: Any = None,
+             rounded: bool = True) -> Any:
+    """Exact ``log1p(exp(beta x)) / beta``, correctly rounded: ``+inf`` at ``+inf``, ``0`` at
+    ``-inf`` (for ``beta > 0``).  `beta` is taken as the exact value of its float; with a
+    `threshold`, ``x`` itself where ``beta x > threshold`` (PyTorch's switch, decided exactly)."""
+    b = mpmath.mpf(float(beta))
+
+    def exact_fn(v: Any) -> Any:
+        bx = b * v
+        if threshold is not None and bx > threshold:
+            return v
+        return mpmath.log1p(mpmath.exp(bx)) / b
+
+    def special(v: np.ndarray) -> np.ndarray:  # v = ±inf or NaN: beta v = +inf gives v, -inf 0
+        return np.where(np.isnan(v), np.nan, np.where(float(beta) * v > 0, v, 0.0))
+
+    return _elementwise(exact_fn, special, [(x, "x")], dtype, rounded)
 
 
 # ---------------------------------------------------------------------------------------------

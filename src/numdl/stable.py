@@ -54,6 +54,7 @@ from numdl._engine.elementwise import (
     np_elementwise,
     np_logaddexp,
     np_one_minus_cos_ratio,
+    scaled_softplus64,
     sigmoid64,
     softplus64,
 )
@@ -342,10 +343,24 @@ def log_sigmoid(x: ArrayLike | Array) -> Array:
         return xp_elementwise(log_sigmoid64, (x, "x"))
     return np_elementwise(log_sigmoid64, (x, "x"))[0]
 
-def softplus(x: ArrayLike | Array) -> Array:
-    """``log(1 + exp(x))``, without overflow and without losing ``exp(x)`` for very negative x.
+def softplus(x: ArrayLike | Array, *, beta: float = 1.0, threshold: float | None = None) -> Array:
+    """``log(1 + exp(beta x)) / beta``, without overflow and without losing ``exp(x)`` for very
+    negative x.
 
     The identity: ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``.
+
+    Parameters
+    ----------
+    x : array_like or tensor
+        Input.
+    beta : float, optional
+        PyTorch's ``beta`` (``torch.nn.Softplus``): a finite nonzero real; ``beta x`` is formed in
+        float64 (one extra rounding, at most half a float64 ULP of the argument).
+    threshold : float or None, optional
+        PyTorch's ``threshold``: where ``beta x > threshold`` the result is ``x`` itself.  The
+        default ``None`` never switches (the accurate value is computed everywhere); pass ``20``
+        for ``torch.nn.functional.softplus``'s switch (decided here on ``beta x`` in float64,
+        where torch forms it in the input's dtype).
 
     ``log(1 + exp(x))`` overflows to ``inf`` for ``x > 709.78`` (float64) and rounds
     ``1 + exp(x)`` to 1 for ``x < -37``, giving 0 instead of ``exp(x)``; ``log1p`` fixes the
@@ -370,9 +385,23 @@ def softplus(x: ArrayLike | Array) -> Array:
     >>> naive.softplus(x), stable.softplus(x)
     (array([ 0., inf]), array([4.24835426e-18, 1.00000000e+03]))
     """
+    fn = softplus64
+    if beta != 1.0 or threshold is not None:
+        fn = scaled_softplus64(_real(beta, "beta", nonzero=True),
+                               None if threshold is None else _real(threshold, "threshold"))
     if not is_numpy_input(x):
-        return xp_elementwise(softplus64, (x, "x"))
-    return np_elementwise(softplus64, (x, "x"))[0]
+        return xp_elementwise(fn, (x, "x"))
+    return np_elementwise(fn, (x, "x"))[0]
+
+
+def _real(value: Any, name: str, *, nonzero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if np.isnan(v) or (nonzero and (v == 0 or not np.isfinite(v))):
+        raise ValueError(f"{name} must be {'finite and nonzero' if nonzero else 'a number'}, "
+                         f"got {value!r}")
+    return v
 
 def log1mexp(x: ArrayLike | Array) -> Array:
     """``log(1 - exp(-|x|))``, accurate for every ``x`` (Maechler's method).

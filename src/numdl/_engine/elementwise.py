@@ -21,6 +21,7 @@ __all__ = [
     "np_elementwise",
     "np_logaddexp",
     "np_one_minus_cos_ratio",
+    "scaled_softplus64",
     "sigmoid64",
     "softplus64",
 ]
@@ -50,6 +51,18 @@ def softplus64(xp: Any, x: Any) -> Any:
     t = xp.log1p(xp.exp(minus_abs(xp, x)))
     pos = xp.where(x >= 0, x, xp.zeros_like(x))
     return pos + t
+
+
+def scaled_softplus64(beta: float, threshold: float | None) -> Any:
+    """``softplus64(beta x) / beta``, or ``x`` where ``beta x > threshold`` (PyTorch's switch),
+    as a function of ``(xp, x)`` for :func:`np_elementwise` and the array-API path."""
+
+    def fn(xp: Any, x: Any) -> Any:
+        bx = beta * x
+        y = softplus64(xp, bx) / beta
+        return y if threshold is None else xp.where(bx > threshold, x, y)
+
+    return fn
 
 
 def sigmoid64(xp: Any, x: Any) -> Any:

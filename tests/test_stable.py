@@ -611,3 +611,67 @@ def test_softplus_default_keeps_the_exact_value_where_torch_switches():
 def test_softplus_options_are_checked(kwargs, error, match):
     with pytest.raises(error, match=match):
         stable.softplus(np.zeros(2), **kwargs)
+
+
+# -- where= (JAX's masks) ------------------------------------------------------------------------
+
+
+def _rows_with_mask():
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((6, 9)) * 30
+    keep = rng.random((6, 9)) < 0.6
+    keep[1] = False  # a fully masked row
+    keep[2] = True
+    x[~keep & (rng.random((6, 9)) < 0.5)] = np.nan  # masked NaN and inf must not leak
+    x[0, ~keep[0]] = np.inf
+    return x, keep
+
+
+def test_logsumexp_where_is_the_logsumexp_of_the_kept_elements():
+    x, keep = _rows_with_mask()
+    got = stable.logsumexp(x, axis=-1, where=keep)
+    # the same values as on the kept elements alone, to the accuracy claim (the two calls may take
+    # different paths: a row of 9 with -inf in it, or a short row)
+    for r in range(x.shape[0]):
+        want = stable.logsumexp(x[r][keep[r]]) if keep[r].any() else -np.inf
+        np.testing.assert_allclose(got[r], want, rtol=4 * 2.0**-52)
+    assert got[1] == -np.inf  # the empty sum
+    np.testing.assert_allclose(stable.logsumexp(x, axis=None, where=keep),
+                               stable.logsumexp(x[keep]), rtol=4 * 2.0**-52)
+
+
+@pytest.mark.parametrize("fn", [stable.softmax, stable.log_softmax])
+def test_softmax_where_masks_like_jax(fn):
+    x, keep = _rows_with_mask()
+    got = fn(x, axis=-1, where=keep)
+    masked_value = 0.0 if fn is stable.softmax else -np.inf
+    assert np.all(got[~keep] == masked_value)  # NaN and inf under the mask give nothing
+    assert np.all(got[1] == masked_value)  # fully masked: JAX's 0 / -inf, not NaN
+    for r in (0, 2, 3, 4, 5):
+        np.testing.assert_allclose(got[r][keep[r]], fn(x[r][keep[r]]), rtol=8 * 2.0**-52,
+                                   atol=2.0**-1074)
+
+
+def test_where_broadcasts_to_x_and_is_checked():
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(stable.softmax(x, where=np.array([True, False, True])),
+                                  stable.softmax(x, where=np.array([[True, False, True]] * 2)))
+    with pytest.raises(TypeError, match="where"):
+        stable.softmax(x, where=np.ones(3))
+    with pytest.raises(ValueError, match="where"):
+        stable.logsumexp(np.zeros(3), where=np.ones((2, 3), bool))
+
+
+def test_where_on_torch_gives_no_nan_gradient():
+    torch = pytest.importorskip("torch")
+    x, keep = _rows_with_mask()
+    t = torch.tensor(x, requires_grad=True)
+    y = stable.log_softmax(t, axis=-1, where=torch.tensor(keep))
+    # the array-API path computes the same formulas as the NumPy kernel, not the same roundings
+    np.testing.assert_allclose(y.detach().numpy(), stable.log_softmax(x, axis=-1, where=keep),
+                               rtol=8 * 2.0**-52, atol=2.0**-1074)
+    y[keep].sum().backward()
+    assert torch.isfinite(t.grad).all() and (t.grad[torch.tensor(~keep)] == 0).all()
+    lse = stable.logsumexp(torch.tensor(x), axis=-1, where=torch.tensor(keep))
+    np.testing.assert_allclose(lse.numpy(), stable.logsumexp(x, axis=-1, where=keep),
+                               rtol=8 * 2.0**-52)

@@ -58,7 +58,7 @@ from numdl._engine.elementwise import (
     sigmoid64,
     softplus64,
 )
-from numdl._engine.inputs import is_numpy_input
+from numdl._engine.inputs import is_numpy_input, namespace
 from numdl._engine.reductions import np_logsumexp, np_softmax_family
 from numdl._engine.small import fast_small
 from numdl._engine.xp import xp_elementwise, xp_logsumexp, xp_softmax_family
@@ -108,6 +108,7 @@ def logsumexp(
     b: ArrayLike | Array | None = None,
     keepdims: bool = False,
     return_sign: bool = False,
+    where: ArrayLike | Array | None = None,
 ) -> Array | tuple[Array, Array]:
     """``log(sum(b * exp(x)))`` over `axis`, without overflow and without losing the small terms.
 
@@ -136,6 +137,10 @@ def logsumexp(
         Keep the reduced axes with length 1.
     return_sign : bool
         Also return the sign of the sum (1, 0 or -1); without it a negative sum gives NaN.
+    where : boolean array_like, optional
+        Which elements take part (JAX's ``where``; broadcast to `x`'s shape): a masked element
+        does not contribute, whatever its value (NaN and ``inf`` included); a fully masked
+        row gives ``-inf``, the logarithm of an empty sum.
 
     Returns
     -------
@@ -168,6 +173,8 @@ def logsumexp(
     >>> naive.logsumexp(y - y.max()) + y.max(), stable.logsumexp(y)  # log(1 + 4e-18) rounds to 0
     (np.float64(0.0), np.float64(4.248354255291589e-18))
     """
+    if where is not None:
+        x, _ = _mask(x, where, -np.inf)
     if b is None and not keepdims and not return_sign and x is not None:
         fast = fast_small(x, axis, "lse") if getattr(x, "dtype", None) == np.float64 else None
         if fast is not None:
@@ -176,7 +183,8 @@ def logsumexp(
         return xp_logsumexp(x, axis, b, keepdims, return_sign)
     return np_logsumexp(x, axis, b, keepdims, return_sign)
 
-def softmax(x: ArrayLike | Array, axis: Axis = -1) -> Array:
+def softmax(x: ArrayLike | Array, axis: Axis = -1, *, where: ArrayLike | Array | None = None
+            ) -> Array:
     """``exp(x_i) / sum_j exp(x_j)`` along `axis`, without overflow, underflow or lost digits.
 
     The identity: ``softmax(x)_i = exp(x_i - a) / (1 + s)``, ``a = max x``,
@@ -221,6 +229,9 @@ def softmax(x: ArrayLike | Array, axis: Axis = -1) -> Array:
     >>> naive.softmax(x), stable.softmax(x)
     (array([nan,  0.]), array([1., 0.]))
     """
+    if where is not None:
+        masked, keep = _mask(x, where, -np.inf)
+        return _masked_result(softmax(masked, axis), keep, 0.0)
     fast = fast_small(x, axis, "softmax")
     if fast is not None:
         return fast
@@ -228,7 +239,8 @@ def softmax(x: ArrayLike | Array, axis: Axis = -1) -> Array:
         return xp_softmax_family(x, axis, "softmax")
     return np_softmax_family(x, axis, "softmax")
 
-def log_softmax(x: ArrayLike | Array, axis: Axis = -1) -> Array:
+def log_softmax(x: ArrayLike | Array, axis: Axis = -1, *,
+                where: ArrayLike | Array | None = None) -> Array:
     """``x_i - logsumexp(x)`` along `axis`, keeping the confident class's tiny log-probability.
 
     The identity: ``log_softmax(x)_i = (x_i - a) - log1p(sum_{j != argmax} exp(x_j - a))``,
@@ -270,12 +282,54 @@ def log_softmax(x: ArrayLike | Array, axis: Axis = -1) -> Array:
     >>> naive.log_softmax(x), stable.log_softmax(x)  # the true first entry is -exp(-50) = -1.9e-22
     (array([  0., -50.]), array([-1.92874985e-22, -5.00000000e+01]))
     """
+    if where is not None:
+        masked, keep = _mask(x, where, -np.inf)
+        return _masked_result(log_softmax(masked, axis), keep, -np.inf)
     fast = fast_small(x, axis, "log_softmax")
     if fast is not None:
         return fast
     if not is_numpy_input(x):
         return xp_softmax_family(x, axis, "log_softmax")
     return np_softmax_family(x, axis, "log_softmax")
+
+
+def _mask(x: Any, where: Any, fill: float) -> tuple[Any, Any]:
+    """`x` with the elements `where` leaves out replaced by `fill`, and the mask broadcast to x's
+    shape.  The mask must be boolean and broadcast to x's shape (not the other way round)."""
+    if is_numpy_input(x, where):
+        xa, keep = np.asarray(x), np.asarray(where)
+        if keep.dtype != np.bool_:
+            raise TypeError(f"where must be a boolean array, got dtype {keep.dtype}")
+        try:
+            keep = np.broadcast_to(keep, xa.shape)
+        except ValueError:
+            raise ValueError(f"where (shape {keep.shape}) does not broadcast to the shape of x "
+                             f"{xa.shape}") from None
+        if xa.dtype.kind in "biu":
+            xa = xa.astype(np.float64)  # as the functions compute integer input
+        return np.where(keep, xa, xa.dtype.type(fill)), keep
+    xp = namespace(x, where)
+    keep = where if hasattr(where, "dtype") else xp.asarray(where)
+    if keep.dtype != xp.bool:
+        raise TypeError(f"where must be a boolean array, got dtype {keep.dtype}")
+    shape = tuple(x.shape)
+    try:
+        if tuple(np.broadcast_shapes(tuple(keep.shape), shape)) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"where (shape {tuple(keep.shape)}) does not broadcast to the shape of x "
+                         f"{shape}") from None
+    keep = xp.broadcast_to(keep, shape)
+    return xp.where(keep, x, fill), keep
+
+
+def _masked_result(y: Any, keep: Any, fill: float) -> Any:
+    """`y` with the masked elements set to `fill` (0 for softmax, -inf for log_softmax), which also
+    turns a fully masked row's NaN into that value."""
+    if isinstance(keep, np.ndarray):
+        out = np.where(keep, y, np.asarray(y).dtype.type(fill))
+        return out[()] if out.ndim == 0 else out
+    return namespace(y).where(keep, y, fill)
 
 def sigmoid(x: ArrayLike | Array) -> Array:
     """The logistic function ``1 / (1 + exp(-x))``, without overflow.

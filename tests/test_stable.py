@@ -675,3 +675,33 @@ def test_where_on_torch_gives_no_nan_gradient():
     lse = stable.logsumexp(torch.tensor(x), axis=-1, where=torch.tensor(keep))
     np.testing.assert_allclose(lse.numpy(), stable.logsumexp(x, axis=-1, where=keep),
                                rtol=8 * 2.0**-52)
+
+
+# -- dtype= (PyTorch's): cast first, compute and return in that dtype ----------------------------
+
+
+@pytest.mark.parametrize("fn", [stable.softmax, stable.log_softmax])
+def test_dtype_casts_first_like_torch(fn):
+    x16 = np.array([[1.0, 2.0, 3.0], [-8.0, 0.5, 11.0]], dtype=np.float16)
+    got = fn(x16, dtype="float32")
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, fn(x16.astype(np.float32)))
+    narrowed = fn(np.array([0.1, 0.2, 0.7]), dtype=ml_dtypes.bfloat16)  # inputs rounded first
+    np.testing.assert_array_equal(narrowed, fn(np.array([0.1, 0.2, 0.7]).astype(ml_dtypes.bfloat16)))
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(x16.astype(np.float32), dtype=torch.float16)
+    tfn = torch.softmax if fn is stable.softmax else torch.log_softmax
+    y = fn(t, dtype=torch.float32)
+    assert y.dtype == torch.float32
+    np.testing.assert_allclose(y.numpy(), tfn(t, -1, dtype=torch.float32).numpy(), rtol=2e-7,
+                               atol=1e-7)
+
+
+def test_dtype_must_be_floating_and_of_the_inputs_library():
+    with pytest.raises(ValueError, match="dtype"):
+        stable.softmax(np.zeros(3), dtype="int32")
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="dtype"):
+        stable.log_softmax(torch.zeros(3), dtype=torch.int64)
+    with pytest.raises(TypeError, match="dtype"):
+        stable.softmax(torch.zeros(3), dtype=np.float32)

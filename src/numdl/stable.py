@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from numdl._dtypes import as_dtype
 from numdl._engine.elementwise import (
     log1mexp64,
     log_sigmoid64,
@@ -183,8 +184,8 @@ def logsumexp(
         return xp_logsumexp(x, axis, b, keepdims, return_sign)
     return np_logsumexp(x, axis, b, keepdims, return_sign)
 
-def softmax(x: ArrayLike | Array, axis: Axis = -1, *, where: ArrayLike | Array | None = None
-            ) -> Array:
+def softmax(x: ArrayLike | Array, axis: Axis = -1, *, where: ArrayLike | Array | None = None,
+            dtype: Any = None) -> Array:
     """``exp(x_i) / sum_j exp(x_j)`` along `axis`, without overflow, underflow or lost digits.
 
     The identity: ``softmax(x)_i = exp(x_i - a) / (1 + s)``, ``a = max x``,
@@ -200,6 +201,13 @@ def softmax(x: ArrayLike | Array, axis: Axis = -1, *, where: ArrayLike | Array |
     x : array_like, torch.Tensor or jax.Array
     axis : int or tuple of ints
         Axes that sum to 1 (default: the last).
+    where : boolean array_like, optional
+        Which elements take part (JAX's ``where``, broadcast to `x`'s shape); masked elements
+        give 0 whatever their value, and a fully masked row gives zeros (not NaN).
+    dtype : dtype, optional
+        PyTorch's ``dtype``: `x` is cast to it first, and the result has it (a float16 input with
+        ``dtype=float32`` is computed and returned in float32).  A dtype of the input's own
+        library (any of numdl's formats, or a name, for NumPy input).
 
     Returns
     -------
@@ -229,6 +237,8 @@ def softmax(x: ArrayLike | Array, axis: Axis = -1, *, where: ArrayLike | Array |
     >>> naive.softmax(x), stable.softmax(x)
     (array([nan,  0.]), array([1., 0.]))
     """
+    if dtype is not None:
+        x = _cast(x, dtype)
     if where is not None:
         masked, keep = _mask(x, where, -np.inf)
         return _masked_result(softmax(masked, axis), keep, 0.0)
@@ -240,7 +250,7 @@ def softmax(x: ArrayLike | Array, axis: Axis = -1, *, where: ArrayLike | Array |
     return np_softmax_family(x, axis, "softmax")
 
 def log_softmax(x: ArrayLike | Array, axis: Axis = -1, *,
-                where: ArrayLike | Array | None = None) -> Array:
+                where: ArrayLike | Array | None = None, dtype: Any = None) -> Array:
     """``x_i - logsumexp(x)`` along `axis`, keeping the confident class's tiny log-probability.
 
     The identity: ``log_softmax(x)_i = (x_i - a) - log1p(sum_{j != argmax} exp(x_j - a))``,
@@ -256,6 +266,11 @@ def log_softmax(x: ArrayLike | Array, axis: Axis = -1, *,
     x : array_like, torch.Tensor or jax.Array
     axis : int or tuple of ints
         Default: the last.
+    where : boolean array_like, optional
+        Which elements take part (JAX's ``where``); masked elements give ``-inf``, and so does
+        every element of a fully masked row.
+    dtype : dtype, optional
+        PyTorch's ``dtype``: `x` is cast to it first, and the result has it.
 
     Returns
     -------
@@ -282,6 +297,8 @@ def log_softmax(x: ArrayLike | Array, axis: Axis = -1, *,
     >>> naive.log_softmax(x), stable.log_softmax(x)  # the true first entry is -exp(-50) = -1.9e-22
     (array([  0., -50.]), array([-1.92874985e-22, -5.00000000e+01]))
     """
+    if dtype is not None:
+        x = _cast(x, dtype)
     if where is not None:
         masked, keep = _mask(x, where, -np.inf)
         return _masked_result(log_softmax(masked, axis), keep, -np.inf)
@@ -291,6 +308,21 @@ def log_softmax(x: ArrayLike | Array, axis: Axis = -1, *,
     if not is_numpy_input(x):
         return xp_softmax_family(x, axis, "log_softmax")
     return np_softmax_family(x, axis, "log_softmax")
+
+
+def _cast(x: Any, dtype: Any) -> Any:
+    """`x` cast to the floating dtype `dtype` of its own library (PyTorch's ``dtype=``)."""
+    if is_numpy_input(x):
+        return np.asarray(x).astype(as_dtype(dtype))
+    xp = namespace(x)
+    try:
+        floating = xp.isdtype(dtype, "real floating")
+    except (TypeError, ValueError, AttributeError):
+        floating = False
+    if not floating:
+        raise TypeError(f"dtype must be a real floating dtype of {xp.__name__.split('.')[-1]} "
+                        f"(the input's library), got {dtype!r}")
+    return xp.astype(x, dtype)
 
 
 def _mask(x: Any, where: Any, fill: float) -> tuple[Any, Any]:

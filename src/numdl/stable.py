@@ -60,7 +60,12 @@ from numdl._engine.elementwise import (
     softplus64,
 )
 from numdl._engine.inputs import is_numpy_input, namespace
-from numdl._engine.reductions import np_logsumexp, np_softmax_family
+from numdl._engine.reductions import (
+    is_complex_input,
+    np_logsumexp,
+    np_logsumexp_complex,
+    np_softmax_family,
+)
 from numdl._engine.small import fast_small
 from numdl._engine.xp import xp_elementwise, xp_logsumexp, xp_softmax_family
 
@@ -127,7 +132,10 @@ def logsumexp(
     Parameters
     ----------
     x : array_like, torch.Tensor or jax.Array
-        Input; integer arrays are computed as float64.
+        Input; integer arrays are computed as float64.  Complex NumPy input (complex64,
+        complex128) is computed as SciPy does, ``a + log(sum(b exp(x - a)))`` with ``a`` the
+        largest real part, in complex128 (principal branch; with `return_sign`, ``log|sum|`` and
+        the unit complex ``sum / |sum|``); it is not certified, since a complex sum may cancel.
     axis : None, int or tuple of ints
         Axes to reduce (default: all).
     b : array_like, optional
@@ -533,6 +541,9 @@ def logaddexp(x1: ArrayLike | Array, x2: ArrayLike | Array) -> Array:
     ``max`` and the ``log1p`` term cancel) an error bound is checked and the uncertain elements are
     correctly rounded, so they stay within 1 ULP.
 
+    Complex NumPy input gives the principal branch of ``log(exp(x1) + exp(x2))`` (the complex
+    logsumexp of the pair, see :func:`logsumexp`).
+
     Notes
     -----
     Special values: NaN in either gives NaN; ``+inf`` with anything else gives ``+inf``;
@@ -553,4 +564,7 @@ def logaddexp(x1: ArrayLike | Array, x2: ArrayLike | Array) -> Array:
     """
     if not is_numpy_input(x1, x2):
         return xp_elementwise(logaddexp64, (x1, "x1"), (x2, "x2"))
+    if is_complex_input(x1, x2):
+        pair = np.stack(np.broadcast_arrays(np.asarray(x1), np.asarray(x2)), axis=-1)
+        return np_logsumexp_complex(pair, -1, None, False, False)
     return np_logaddexp(x1, x2)

@@ -18,11 +18,70 @@ from numdl._engine.rows import np_rows, np_unrows, scalar_or_array
 from numdl._engine.small import applies as small_applies
 from numdl._engine.small import np_small, round_long
 
-__all__ = ["np_logsumexp", "np_softmax_family"]
+__all__ = ["is_complex_input", "np_logsumexp", "np_logsumexp_complex", "np_softmax_family"]
+
+
+def is_complex_input(*values: Any) -> bool:
+    """True if some NumPy value is complex (lists of complex numbers included)."""
+    return any(v is not None and np.iscomplexobj(v) for v in values)
+
+
+def np_logsumexp_complex(x: Any, axis: Any, b: Any, keepdims: bool, return_sign: bool) -> Any:
+    """logsumexp of complex NumPy input, as SciPy computes it: ``a + log(sum(b exp(x - a)))`` with
+    ``a`` the largest real part, in complex128, rounded once to the result dtype (complex64 for
+    complex64 input).  The principal branch of ``log``; with `return_sign`, ``log|sum|`` and the
+    unit complex ``sum / |sum|``.  No certification: a complex sum may cancel (like negative
+    weights), and the result then carries that cancellation."""
+    xa = np.asarray(x)
+    arrays = [xa] if b is None else [xa, np.asarray(b)]
+    for arr, name in zip(arrays, ("x", "b")):
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    out_dtype = np.result_type(*(a.dtype for a in arrays), np.complex64)
+    if out_dtype.kind != "c" or out_dtype.itemsize > 16:
+        raise TypeError(f"complex input of dtype {out_dtype} is not supported (complex64 or "
+                        "complex128)")
+    x128 = xa.astype(np.complex128)
+    b128 = None if b is None else np.asarray(b).astype(np.complex128)
+    if b128 is not None:
+        try:
+            shape = np.broadcast_shapes(x128.shape, b128.shape)
+        except ValueError:
+            raise ValueError(f"b (shape {b128.shape}) does not broadcast against x (shape "
+                             f"{x128.shape})") from None
+        x128, b128 = np.broadcast_to(x128, shape), np.broadcast_to(b128, shape)
+    axes = normalize_axes(axis, x128.ndim)
+    with np.errstate(all="ignore"):
+        re = x128.real
+        if b128 is not None:
+            re = np.where(b128 == 0, -np.inf, re)  # zero weights drop their terms, as SciPy
+        a = np.max(re, axis=axes, keepdims=True, initial=-np.inf)
+        a = np.where(np.isfinite(a), a, 0.0)  # -inf rows sum to 0; inf and NaN propagate
+        terms = np.exp(x128 - a)
+        if b128 is not None:
+            terms = np.where(b128 == 0, 0.0, terms * b128)
+        total = np.sum(terms, axis=axes, keepdims=True)
+        if return_sign:
+            mag = np.abs(total)
+            out = np.log(mag) + a
+            sign = np.where(mag > 0, total / np.where(mag > 0, mag, 1.0), 0.0)
+        else:
+            out = np.log(total) + a
+    if not keepdims:
+        out = np.squeeze(out, axis=axes)
+        if return_sign:
+            sign = np.squeeze(sign, axis=axes)
+    if return_sign:
+        real = np.float32 if out_dtype == np.complex64 else np.float64
+        return (scalar_or_array(np.asarray(np.asarray(out).real, dtype=real)),
+                scalar_or_array(np.asarray(sign).astype(out_dtype)))
+    return scalar_or_array(np.asarray(out).astype(out_dtype))
 
 
 def np_logsumexp(x: Any, axis: Any, b: Any, keepdims: bool, return_sign: bool) -> Any:
     """:func:`numdl.stable.logsumexp` of NumPy input (and weights `b`)."""
+    if is_complex_input(x, b):
+        return np_logsumexp_complex(x, axis, b, keepdims, return_sign)
     x = np_float_input(x, "x")
     if b is not None:
         b_kind = np.asarray(b).dtype

@@ -746,3 +746,29 @@ def test_complex_weights_dtypes_and_logaddexp():
     want = np.log(np.exp(x1 - 50) + np.exp(x2 - 50)) + 50
     np.testing.assert_allclose(stable.logaddexp(x1, x2), want, rtol=1e-13)
     assert stable.logaddexp(np.complex64(1 + 1j), np.float32(0.0)).dtype == np.complex64
+
+
+@pytest.mark.parametrize("fn", [stable.logsumexp, stable.softmax, stable.log_softmax,
+                                stable.sigmoid, stable.log_sigmoid, stable.softplus,
+                                stable.log1mexp, lambda x: stable.logaddexp(x, x),
+                                lambda x: numdl.cross_entropy(x[None], np.array([0])),
+                                lambda x: numdl.binary_cross_entropy_with_logits(x, x * 0)])
+def test_longdouble_is_a_clear_type_error(fn):
+    """numdl computes narrow formats in float64 and float64 with error-free transforms; a long
+    double input would silently lose its extra bits, so it is refused (convert it explicitly)."""
+    with pytest.raises(TypeError, match="float128|longdouble"):
+        fn(np.array([1.0, 2.0], dtype=np.longdouble))
+
+
+def test_one_minus_cos_ratio_computes_in_long_double():
+    """The one function that computes in its input's own dtype supports long double too."""
+    x = np.array([1e-12, 1e-3, 0.5, 2.0, 30.0], dtype=np.longdouble)
+    got = stable.one_minus_cos_ratio(x)
+    assert got.dtype == np.longdouble
+    eps = float(np.finfo(np.longdouble).eps)
+    with mpmath.workdps(40):
+        for xi, gi in zip(x, got):
+            v = mpmath.mpf(xi.as_integer_ratio()[0]) / xi.as_integer_ratio()[1]
+            exact = 2 * mpmath.sin(v / 2) ** 2 / v**2  # no cancellation at any precision
+            assert abs(mpmath.mpf(gi.as_integer_ratio()[0]) / gi.as_integer_ratio()[1] - exact) \
+                <= 8 * eps * abs(exact)

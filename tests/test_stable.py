@@ -756,8 +756,12 @@ def test_complex_weights_dtypes_and_logaddexp():
 def test_longdouble_is_a_clear_type_error(fn):
     """numdl computes narrow formats in float64 and float64 with error-free transforms; a long
     double input would silently lose its extra bits, so it is refused (convert it explicitly)."""
-    with pytest.raises(TypeError, match="float128|longdouble"):
-        fn(np.array([1.0, 2.0], dtype=np.longdouble))
+    x = np.array([1.0, 2.0], dtype=np.longdouble)
+    if np.finfo(np.longdouble).nmant == 52:  # long double is float64 here (MSVC, Apple arm64)
+        assert np.all(np.isfinite(fn(x)))
+        return
+    with pytest.raises(TypeError, match=r"float(80|96|128)|longdouble"):
+        fn(x)
 
 
 def test_one_minus_cos_ratio_computes_in_long_double():

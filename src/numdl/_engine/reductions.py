@@ -84,10 +84,9 @@ def np_logsumexp(x: Any, axis: Any, b: Any, keepdims: bool, return_sign: bool) -
         return np_logsumexp_complex(x, axis, b, keepdims, return_sign)
     x = np_float_input(x, "x")
     if b is not None:
-        b_kind = np.asarray(b).dtype
+        # NumPy's promotion, as SciPy: integer weights are float64, so float32 x with integer b
+        # gives float64 (numpy.result_type(float32, int64))
         b = np_float_input(b, "b")
-        if b_kind.kind in "iu":
-            b = b.astype(x.dtype)  # integer weights do not promote the result; float64 ones do
         try:
             shape = np.broadcast_shapes(x.shape, b.shape)
         except ValueError:

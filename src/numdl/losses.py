@@ -1,7 +1,7 @@
 """Classification losses computed from logits, without forming probabilities.
 
 ``cross_entropy`` and ``binary_cross_entropy_with_logits`` follow PyTorch's definitions (targets,
-reductions, ``ignore_index``, ``label_smoothing``, ``pos_weight``) and compute every loss from the
+reductions, ``ignore_index``, ``label_smoothing``, ``weight``, ``pos_weight``) and compute every loss from the
 log-sum-exp identities of :mod:`numdl.stable`: a confidently right prediction keeps its tiny loss
 (``3.9e-22`` for logits ``[50, 0, 0]``, where the textbook ``-log(softmax)`` and every framework
 give 0), and a masked class (logit ``-inf``) with target probability 0 contributes 0, not the
@@ -104,6 +104,7 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
     ignore_index: int | None = None,
+    weight: ArrayLike | Array | None = None,
 ) -> Array:
     """Cross-entropy of `target` under ``softmax(logits)``, from the logits (PyTorch semantics).
 
@@ -138,6 +139,15 @@ def cross_entropy(
     ignore_index : int, optional
         Class-index targets equal to it contribute 0 and are left out of the mean (PyTorch's
         default is -100; here the default is to ignore nothing).  Only for class-index targets.
+    weight : array_like or tensor of shape (C,), optional
+        Per-class weights (class imbalance), as PyTorch's ``weight``: a row's class weights become
+        ``w_c weight_c``, i.e. ``(1 - eps) weight_t (-log_softmax_t) + (eps / C) sum_c weight_c
+        (-log_softmax_c)`` for a class index ``t`` and ``-sum_c weight_c w_c log_softmax_c`` for
+        probabilities.  "mean" then divides by ``sum weight_t`` over the class-index targets that
+        are not ignored (not by their number), and by the number of rows for probability targets,
+        as in PyTorch.  Any real values are accepted, as in PyTorch; the accuracy claim is for
+        non-negative weights.  Gradients flow to a tensor `weight` (PyTorch refuses them for
+        class-index targets).  ``None`` (the default) runs the unweighted code unchanged.
 
     Returns
     -------
@@ -149,9 +159,9 @@ def cross_entropy(
     ValueError
         For an unknown `reduction`, `label_smoothing` outside [0, 1], a target shape that does not
         match, labels outside ``[0, C)`` (other than `ignore_index`), `ignore_index` with
-        probability targets, or an `axis` out of range.
+        probability targets, a `weight` that is not of shape ``(C,)``, or an `axis` out of range.
     TypeError
-        For boolean or complex inputs, or a tuple `axis`.
+        For boolean or complex inputs (`weight` included), or a tuple `axis`.
 
     Notes
     -----
@@ -159,11 +169,17 @@ def cross_entropy(
     target (and ``+inf`` if it is not, or if smoothing gives the others weight); several ``+inf``
     give NaN; a row of all ``-inf`` gives NaN; a ``-inf`` logit gives ``+inf`` if its class has
     target weight, 0 if it has none.  A "mean" with no element counted is NaN (``0 / 0``), as in
-    PyTorch.
+    PyTorch, and so is a weighted "mean" whose counted weights sum to 0.
+
+    Differences from PyTorch with `weight`: a class of weight 0 contributes 0 even where its logit
+    is ``-inf`` (PyTorch: ``0 * inf = NaN``); a `weight` of another float dtype than the logits is
+    accepted (computed in float64; PyTorch raises).
 
     Accuracy: float16/bfloat16/float32 within 1 ULP; float64 within ``2 max(1, kappa)`` ULP with
     ``kappa = sum_j |x_j| |p_j - w_j| / loss`` (``p = softmax(x)``).  Probability targets are taken
-    as exact, and the smoothed weights are formed in float64.
+    as exact, and the smoothed weights are formed in float64.  With `weight`, kappa also counts
+    the weights as inputs (``sum_c |v_c log_softmax_c|`` per row, plus 1 for the divisor of a
+    weighted mean).
 
     References
     ----------
@@ -181,7 +197,8 @@ def cross_entropy(
     np.float64(0.6240769841801066)
     """
     if (
-        label_smoothing == 0.0
+        weight is None
+        and label_smoothing == 0.0
         and ignore_index is None
         and type(logits) is np.ndarray
         and type(target) is np.ndarray
@@ -197,9 +214,13 @@ def cross_entropy(
         isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
     ):
         raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
-    plain = type(logits) is np.ndarray and type(target) is np.ndarray
-    if not plain and not is_numpy_input(logits, target):
-        return _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index)
+    plain = (
+        type(logits) is np.ndarray
+        and type(target) is np.ndarray
+        and (weight is None or type(weight) is np.ndarray)
+    )
+    if not plain and not is_numpy_input(logits, target, weight):
+        return _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index, weight)
     x = np_float_input(logits, "logits")
     if x.ndim == 2 and type(axis) is int and axis in (-1, 1):
         ax = 1
@@ -208,9 +229,12 @@ def cross_entropy(
         ax = _class_axis(axis, x.ndim)
         x2, batch, _ = np_rows(x, (ax,))
     rows, classes = x2.shape
+    cw = None if weight is None else _np_class_weight(weight, classes)
     t_arr = np.asarray(target)
     if t_arr.dtype.kind in "iu":
         t, ignored = _class_targets(t_arr, batch, classes, ignore_index)
+        if cw is not None:
+            return _np_weighted_class_targets(x2, t, ignored, cw, eps, reduction, batch, x.dtype)
         if small_applies(x2.size):
             small = _small_cross_entropy(x2, t, ignored, None, eps)
             if small is not None:
@@ -227,7 +251,7 @@ def cross_entropy(
             loss = (lg - dt * (1 - eps)) - dlt * (1 - eps)
             if eps:
                 loss = loss - (eps / classes) * stats.dsum
-        weight = None
+        wm = None
         count = int(rows - ignored.sum())
     else:
         if ignore_index is not None:
@@ -239,22 +263,24 @@ def cross_entropy(
                 f"{x.shape}"
             )
         p2 = np_rows(p, (ax,))[0].astype(np.float64)
-        weight = p2 if eps == 0 else (1 - eps) * p2 + eps / classes
+        wm = p2 if eps == 0 else (1 - eps) * p2 + eps / classes
+        if cw is not None:
+            wm = wm * cw  # torch: -sum_c weight_c p_c log_softmax_c; the mean still divides by N
         if small_applies(x2.size):
-            small = _small_cross_entropy(x2, None, None, weight, eps)
+            small = _small_cross_entropy(x2, None, None, wm, eps)
             if small is not None:
                 return _reduce_long(small, reduction, rows, batch, x.dtype)
-        stats = np_kernel(x2, "stats", weights=weight)
+        stats = np_kernel(x2, "stats", weights=wm)
         with np.errstate(all="ignore"):
             lg = np.log1p(stats.s)
-            loss = lg * weight.sum(axis=1) - stats.wdsum
+            loss = lg * wm.sum(axis=1) - stats.wdsum
         ignored = np.zeros(rows, dtype=bool)
         count = rows
     bad = np.flatnonzero(~np.isfinite(stats.a))
     if bad.size:
         loss = loss.copy()
         for r in bad.tolist():
-            w = weight[r] if weight is not None else _class_weights(t[r], classes, eps)
+            w = wm[r] if wm is not None else _class_weights(t[r], classes, eps)
             loss[r] = _weighted_loss(w, special_row(x2[r].astype(np.float64), "log_softmax"))
     loss = np.where(ignored, 0.0, loss)
     return _reduce_np(loss, reduction, count, batch, x.dtype)
@@ -370,13 +396,94 @@ def _weighted_loss(w: np.ndarray, ls: np.ndarray) -> float:
         return float(np.sum(terms))
 
 
-def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index):
-    xp = namespace(logits, target)
+def _weight_shape_error(shape: tuple, classes: int) -> ValueError:
+    return ValueError(
+        f"weight has shape {shape}; it must hold one weight per class, shape ({classes},)"
+    )
+
+
+def _np_class_weight(weight: Any, classes: int) -> np.ndarray:
+    """The per-class `weight` of :func:`cross_entropy` as float64 ``(C,)``.  Any real values are
+    accepted, as in PyTorch (negative or NaN weights are computed, with no accuracy claim)."""
+    cw = np_float_input(weight, "weight")
+    if cw.shape != (classes,):
+        raise _weight_shape_error(cw.shape, classes)
+    return cw.astype(np.float64)
+
+
+def _np_weighted_class_targets(
+    x2: np.ndarray,
+    t: np.ndarray,
+    ignored: np.ndarray,
+    cw: np.ndarray,
+    eps: float,
+    reduction: str,
+    batch: tuple,
+    dtype: np.dtype,
+) -> Any:
+    """Class-index targets with per-class weights ``cw`` (PyTorch's ``weight=``).
+
+    A row's loss is ``sum_c v_c (L - d_c)``, ``L = log1p(s)``, ``d = x - a``, with
+    ``v_c = (1 - eps) cw_t [c = t] + (eps / C) cw_c``: PyTorch's ``(1 - eps) nll_loss(weight) +
+    (eps / C) sum_c cw_c (-log_softmax_c)``.  "mean" divides by ``sum cw_t`` over the rows that
+    are not ignored.
+    """
+    rows, classes = x2.shape
+    t_safe = np.where(ignored, 0, t)
+    wt = np.where(ignored, 0.0, cw[t_safe])  # (N,) the target's weight, 0 where ignored
+    denom = _fsum(wt) if reduction == "mean" else 1.0
+    ar = np.arange(rows)
+    if small_applies(x2.size):
+        ld = config.settings.long_double
+        v = np.broadcast_to((ld(eps) / classes) * cw.astype(ld), x2.shape).copy()  # (N, C)
+        v[ar, t_safe] += (1 - ld(eps)) * wt.astype(ld)
+        small = _small_cross_entropy(x2, None, None, v, eps)
+        if small is not None:
+            small = np.where(ignored, 0, small)
+            return _reduce_long(small, reduction, denom, batch, dtype)
+    # the weighted sum of the shifts over the row: the kernel reads cw through a stride-0 view
+    stats = np_kernel(x2, "stats", weights=np.broadcast_to(cw, x2.shape) if eps else None)
+    xt = x2[ar, t_safe].astype(np.float64)
+    c_t = (1 - eps) * wt  # (N,)
+    with np.errstate(all="ignore"):
+        a_safe = np.where(np.isfinite(stats.a), stats.a, 0.0)
+        dt, dlt = two_sum(xt, -a_safe)  # the target's shift, exactly
+        dlt = np.where(np.isfinite(dlt), dlt, 0.0)
+        c_l = c_t + (eps / classes) * _fsum(cw) if eps else c_t  # sum_c v_c
+        # a target of weight 0 contributes 0 even where its logit is -inf (0 * inf)
+        target_term = np.where(c_t == 0, 0.0, dt * c_t)
+        loss = (np.log1p(stats.s) * c_l - target_term) - np.where(c_t == 0, 0.0, dlt * c_t)
+        if eps:
+            loss = loss - (eps / classes) * stats.wdsum
+    bad = np.flatnonzero(~np.isfinite(stats.a) & ~ignored)
+    if bad.size:
+        loss = loss.copy()
+        for r in bad.tolist():
+            w = (eps / classes) * cw
+            w[t[r]] += c_t[r]
+            loss[r] = _weighted_loss(w, special_row(x2[r].astype(np.float64), "log_softmax"))
+    loss = np.where(ignored, 0.0, loss)
+    return _reduce_np(loss, reduction, denom, batch, dtype)
+
+
+def _xp_class_weight(xp: Any, weight: Any, classes: int) -> Any:
+    """The per-class `weight` as a float64 tensor ``(C,)`` (gradients flow through it)."""
+    if isinstance(weight, np.ndarray) or not hasattr(weight, "dtype"):
+        weight = xp.asarray(np_float_input(weight, "weight"))
+    cw = xp_float_input(xp, weight, "weight")
+    if tuple(cw.shape) != (classes,):
+        raise _weight_shape_error(tuple(cw.shape), classes)
+    return xp.astype(cw, xp.float64)
+
+
+def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index, weight=None):
+    xp = namespace(logits, target, weight)
     x = xp_float_input(xp, xp.asarray(logits) if isinstance(logits, list) else logits, "logits")
     ax = _class_axis(axis, x.ndim)
     x64 = xp.astype(x, xp.float64)
     x2, batch, _ = xp_rows(xp, x64, (ax,))
     rows, classes = x2.shape
+    cw = None if weight is None else _xp_class_weight(xp, weight, classes)
     core = xp_core(xp, x2, exact=x.dtype == xp.float64)
     a_safe = xp.where(core.finite, core.a, xp.zeros_like(core.a))
     ls = ((x2 - a_safe) - xp.log1p(core.s)) + core.dl
@@ -399,10 +506,21 @@ def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index):
         ls_t = xp.take_along_axis(ls, xp.reshape(xp.astype(t_safe, xp.int64), (rows, 1)), axis=-1)[
             :, 0
         ]
-        loss = -(1 - eps) * ls_t
-        if eps:
-            loss = loss - (eps / classes) * xp.sum(ls, axis=-1)
-        count = rows - int(xp.sum(xp.astype(ignored, xp.int64)))
+        if cw is None:
+            loss = -(1 - eps) * ls_t
+            if eps:
+                loss = loss - (eps / classes) * xp.sum(ls, axis=-1)
+            count = rows - int(xp.sum(xp.astype(ignored, xp.int64)))
+        else:
+            wt = xp.take(cw, xp.astype(t_safe, xp.int64), axis=0)
+            wt = xp.where(ignored, xp.zeros_like(wt), wt)  # (N,) the target's weight
+            # a weight of 0 contributes 0 even at a -inf logit, gradients included
+            ls_t = xp.where(wt == 0, xp.zeros_like(ls_t), ls_t)
+            loss = -(1 - eps) * (wt * ls_t)
+            if eps:
+                safe_ls = xp.where(cw == 0, xp.zeros_like(ls), ls)
+                loss = loss - (eps / classes) * xp.sum(cw * safe_ls, axis=-1)
+            count = xp.sum(wt)  # PyTorch's mean divides by the weights of the counted targets
         loss = xp.where(ignored, xp.zeros_like(loss), loss)
     else:
         if ignore_index is not None:
@@ -415,6 +533,8 @@ def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index):
             )
         p2, _, _ = xp_rows(xp, xp.astype(p, xp.float64), (ax,))
         w = p2 if eps == 0 else (1 - eps) * p2 + eps / classes
+        if cw is not None:
+            w = w * cw  # the mean still divides by N, as in PyTorch
         zero = w == 0
         safe_ls = xp.where(zero, xp.zeros_like(ls), ls)  # 0 * -inf is 0 here, gradients included
         loss = -xp.sum(w * safe_ls, axis=-1)
@@ -424,7 +544,10 @@ def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index):
     else:
         out = xp.sum(loss)
         if reduction == "mean":
-            out = out / count if count else out * math.nan
+            if cw is not None and not isinstance(count, int):
+                out = out / count  # 0 / 0 is NaN, as in PyTorch
+            else:
+                out = out / count if count else out * math.nan
     return out if out.dtype == x.dtype else xp.astype(out, x.dtype)
 
 
@@ -434,6 +557,7 @@ def binary_cross_entropy_with_logits(
     *,
     reduction: str = "mean",
     pos_weight: ArrayLike | Array | None = None,
+    weight: ArrayLike | Array | None = None,
 ) -> Array:
     """Binary cross-entropy of `target` under ``sigmoid(logits)``, from the logits (PyTorch
     semantics).
@@ -455,8 +579,19 @@ def binary_cross_entropy_with_logits(
         accuracy guarantee, as the two terms may then cancel).
     reduction : {"mean", "sum", "none"}
     pos_weight : array_like, optional
-        Weight of the positive term, broadcast against `target` (one per class along the last
+        Weight of the positive term, broadcast to `target`'s shape (one per class along the last
         axis, as in PyTorch).
+    weight : array_like, optional
+        Per-element weight of the loss (PyTorch's ``weight``), broadcast to `target`'s shape.
+        "mean" still divides by the number of elements, as in PyTorch.  An element of weight 0
+        contributes 0 even where its loss is ``+inf`` (PyTorch: NaN).
+
+    Raises
+    ------
+    ValueError
+        For `target` of another shape than `logits` (PyTorch raises too: broadcasting ``(N, 1)``
+        against ``(N,)`` would silently give an ``(N, N)`` loss), or a `weight`/`pos_weight` that
+        does not broadcast to it without enlarging it (PyTorch multiplies in place).
 
     Returns
     -------
@@ -469,7 +604,7 @@ def binary_cross_entropy_with_logits(
     infinite, so ``x = -inf, y = 0`` and ``x = +inf, y = 1`` give 0; ``x = ±inf`` against the other
     label gives ``+inf``; NaN gives NaN.  An empty "mean" is NaN.  Accuracy: 1 ULP for narrow
     formats, ``2 max(1, kappa)`` ULP for float64 (kappa: the relative condition number in ``x``,
-    ``y`` and ``pos_weight``).
+    ``y``, ``pos_weight`` and ``weight``).
 
     References
     ----------
@@ -485,8 +620,8 @@ def binary_cross_entropy_with_logits(
     (np.float64(inf), array([4.24835426e-18, 4.00000000e+01]))
     """
     reduction = _check_reduction(reduction)
-    if not is_numpy_input(logits, target, pos_weight):
-        xp = namespace(logits, target, pos_weight)
+    if not is_numpy_input(logits, target, pos_weight, weight):
+        xp = namespace(logits, target, pos_weight, weight)
         x = xp_float_input(xp, logits, "logits")
         y = target if hasattr(target, "dtype") else xp.asarray(target)
         y = xp_float_input(xp, y, "target")
@@ -494,11 +629,9 @@ def binary_cross_entropy_with_logits(
             raise ValueError(
                 f"target has shape {tuple(y.shape)}; it must have the logits' shape {tuple(x.shape)}"
             )
-        pw = None
-        if pos_weight is not None:
-            pw = pos_weight if hasattr(pos_weight, "dtype") else xp.asarray(pos_weight)
-            pw = xp.astype(xp_float_input(xp, pw, "pos_weight"), xp.float64)
-        loss = _bce64(xp, xp.astype(x, xp.float64), xp.astype(y, xp.float64), pw)
+        pw = _xp_elementwise_weight(xp, pos_weight, "pos_weight", tuple(y.shape))
+        ew = _xp_elementwise_weight(xp, weight, "weight", tuple(y.shape))
+        loss = _bce64(xp, xp.astype(x, xp.float64), xp.astype(y, xp.float64), pw, ew)
         if reduction == "none":
             out = loss
         else:
@@ -511,17 +644,10 @@ def binary_cross_entropy_with_logits(
     y = np_float_input(target, "target")
     if y.shape != x.shape:
         raise ValueError(f"target has shape {y.shape}; it must have the logits' shape {x.shape}")
-    pw = None
-    if pos_weight is not None:
-        pw = np_float_input(pos_weight, "pos_weight").astype(np.float64)
-        try:
-            np.broadcast_shapes(pw.shape, y.shape)
-        except ValueError:
-            raise ValueError(
-                f"pos_weight (shape {pw.shape}) does not broadcast against target (shape {y.shape})"
-            ) from None
+    pw = _np_elementwise_weight(pos_weight, "pos_weight", y.shape)
+    ew = _np_elementwise_weight(weight, "weight", y.shape)
     with np.errstate(all="ignore"):
-        loss = _bce64(np, x.astype(np.float64), y.astype(np.float64), pw)
+        loss = _bce64(np, x.astype(np.float64), y.astype(np.float64), pw, ew)
     loss = np.asarray(loss, dtype=np.float64)
     if reduction == "none":
         out = np_round(loss, x.dtype)
@@ -529,9 +655,40 @@ def binary_cross_entropy_with_logits(
     return _reduce_np(loss.reshape(-1), reduction, loss.size, (), x.dtype)
 
 
-def _bce64(xp: Any, x: Any, y: Any, pw: Any) -> Any:
-    """``pw y softplus(-x) + (1 - y) softplus(x)`` in float64 with ``0 * inf = 0``; both softplus
-    share ``log1p(exp(-|x|))``."""
+def _check_broadcast(shape: tuple, target_shape: tuple, argname: str) -> None:
+    """PyTorch multiplies the loss by `argname` in place: it must broadcast to the target's shape
+    without enlarging it."""
+    try:
+        ok = np.broadcast_shapes(shape, target_shape) == target_shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{argname} (shape {shape}) does not broadcast to the shape of target {target_shape}"
+        )
+
+
+def _np_elementwise_weight(w: Any, argname: str, target_shape: tuple) -> np.ndarray | None:
+    if w is None:
+        return None
+    arr = np_float_input(w, argname).astype(np.float64)
+    _check_broadcast(arr.shape, target_shape, argname)
+    return arr
+
+
+def _xp_elementwise_weight(xp: Any, w: Any, argname: str, target_shape: tuple) -> Any:
+    if w is None:
+        return None
+    if isinstance(w, np.ndarray) or not hasattr(w, "dtype"):
+        w = xp.asarray(np_float_input(w, argname))
+    w = xp_float_input(xp, w, argname)
+    _check_broadcast(tuple(w.shape), target_shape, argname)
+    return xp.astype(w, xp.float64)
+
+
+def _bce64(xp: Any, x: Any, y: Any, pw: Any, ew: Any = None) -> Any:
+    """``ew (pw y softplus(-x) + (1 - y) softplus(x))`` in float64 with ``0 * inf = 0``; both
+    softplus share ``log1p(exp(-|x|))``."""
     t = xp.log1p(xp.exp(minus_abs(xp, x)))
     zero = xp.zeros_like(x)
     sp_plus = xp.where(x >= 0, x, zero) + t
@@ -542,4 +699,8 @@ def _bce64(xp: Any, x: Any, y: Any, pw: Any) -> Any:
     # and give the unused branch a finite argument so that no gradient is poisoned.
     term1 = xp.where(c1 == 0, zero, c1 * xp.where(c1 == 0, zero, sp_minus))
     term2 = xp.where(c2 == 0, zero, c2 * xp.where(c2 == 0, zero, sp_plus))
-    return term1 + term2
+    if ew is None:
+        return term1 + term2
+    # an element of weight 0 contributes 0 even where its loss is inf (PyTorch: NaN)
+    loss = term1 + term2
+    return ew * xp.where(ew == 0, xp.zeros_like(loss), loss)

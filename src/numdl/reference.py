@@ -1325,11 +1325,19 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
     ignore_index: int | None = None,
+    weight: Any = None,
     dtype: Any = None,
     rounded: Any = True,
 ) -> Any:
     """Exact cross-entropy of `logits` against `target`, correctly rounded (the oracle of
     :func:`numdl.cross_entropy`; same arguments, same PyTorch semantics and special values).
+
+    With per-class weights ``weight`` (``(C,)``, taken exactly) a row's weights are
+    ``v_c = weight_c ((1 - eps) onehot(t)_c + eps / C)`` for a class index ``t`` (PyTorch's
+    ``(1 - eps) nll_loss(weight) + (eps / C) sum_c weight_c (-log_softmax_c)``) and
+    ``v_c = weight_c ((1 - eps) p_c + eps / C)`` for probabilities; "mean" divides by the sum of
+    ``weight_t`` over the counted class-index targets, and by the number of rows for
+    probabilities.  Weighted rows are evaluated in mpmath (Ziv's strategy), for tests.
 
     A row's loss is ``sum_c w_c (L - d_c)`` with ``d = x - max x`` exact, ``L = log sum exp d`` and
     the weights ``w`` of the (smoothed) target, evaluated in double-double with an error bound;
@@ -1352,6 +1360,11 @@ def cross_entropy(
     x2, batch = _to_rows(x64, (ax,))
     rows, classes = x2.shape
     eps = float(label_smoothing)
+    cw = None
+    if weight is not None:
+        cw = _float_input(weight, "weight")[0]
+        if cw.shape != (classes,):
+            raise ValueError(f"weight shape {cw.shape} is not ({classes},), one per class")
     t_arr = _exact.as_array(target)
     if t_arr.dtype.kind in "iu":
         if t_arr.shape != batch:
@@ -1373,6 +1386,8 @@ def cross_entropy(
         probs = _to_rows(p64, (ax,))[0]
         ignored = np.zeros(rows, bool)
         w = (1 - eps) * probs + eps / classes  # only for signs and zero tests
+    if cw is not None:
+        w = w * cw
     core = _row_core(x2)
     with np.errstate(all="ignore"):
         # -log_softmax for rows that are not finite, and for -inf logits of finite rows.
@@ -1459,11 +1474,26 @@ def cross_entropy(
                 weights[int(t[r])] += 1 - e
             else:
                 weights = [(1 - e) * mpmath.mpf(float(p)) + e / classes for p in probs[r].tolist()]
+            if cw is not None:
+                weights = [
+                    wc * mpmath.mpf(float(c)) for wc, c in zip(weights, cw.tolist(), strict=True)
+                ]
             return -mpmath.fsum(wc * lc for wc, lc in zip(weights, ls, strict=True) if wc != 0)
 
     def fallback_rows(flat: np.ndarray, prec: int) -> list:
         return [mp_row_loss(int(r), prec) for r in flat.tolist()]
 
+    if cw is not None:
+        return _weighted_ce_exact(
+            hi,
+            ~ignored & ~row_special,
+            mp_row_loss,
+            reduction,
+            batch,
+            fmt,
+            rounded,
+            None if probs is not None else np.where(ignored, 0.0, cw[t_safe]),
+        )
     if reduction == "none":
         ex = _exact_array(hi, lo, 0, err, fmt.dtype)
         if needs_mp.any():  # products beyond double-double's range: mark ambiguous via a huge bound
@@ -1491,17 +1521,84 @@ def cross_entropy(
     return np.asarray(values)[()]
 
 
+def _weighted_ce_exact(
+    hi: np.ndarray,
+    mp_rows: np.ndarray,
+    mp_row_loss: Callable[[int, int], Any],
+    reduction: str,
+    batch: tuple,
+    fmt: Format,
+    rounded: Any,
+    target_weights: np.ndarray | None,
+) -> Any:
+    """The weighted cross-entropy: every row in `mp_rows` (counted, finite) in mpmath, the others
+    (ignored: 0; special: their non-finite loss) from `hi`; "mean" over ``sum target_weights``
+    (class-index targets) or the number of rows (probabilities)."""
+    rows = hi.shape[0]
+    if reduction == "none":
+        # an infinite error bound sends the row to mpmath (Ziv's loop in _round_with_fallback)
+        ex = _exact_array(
+            np.where(mp_rows, 1.0, hi), 0.0, 0, np.where(mp_rows, np.inf, 0.0), fmt.dtype
+        )
+        want = False if rounded == "pair" else rounded
+        values = _round_with_fallback(
+            ex, lambda flat, prec: [mp_row_loss(int(r), prec) for r in flat.tolist()], want
+        )
+        if rounded == "pair":
+            return _finish(_pair_of(values, fmt), batch, (), len(batch), False)
+        return _finish(values, batch, (), len(batch), False)
+
+    def fallback_total(flat: np.ndarray, prec: int) -> list:
+        with mpmath.workprec(prec + 64):
+            total = mpmath.fsum(mp_row_loss(r, prec) for r in range(rows))
+            if reduction == "mean":
+                if target_weights is None:
+                    count = mpmath.mpf(rows)
+                else:
+                    count = mpmath.fsum(mpmath.mpf(float(v)) for v in target_weights.tolist())
+                if count == 0:
+                    # 0 / 0 is NaN; only negative weights can give x / 0 with x != 0
+                    nan = total == 0 or mpmath.isnan(total)
+                    total = mpmath.mpf("nan") if nan else total * mpmath.inf
+                else:
+                    total = total / count
+        return [total]
+
+    ex = _exact_array(np.float64(1.0), 0.0, 0, np.inf, fmt.dtype)
+    values = _round_with_fallback(ex, fallback_total, False if rounded == "pair" else rounded)
+    if rounded == "pair":
+        return _pair_of(values, fmt)
+    return np.asarray(values)[()]
+
+
+def _pair_of(values: Any, fmt: Format) -> ExactArray:
+    """Exact mpmath values (an object array) as an :class:`ExactArray` (double-double)."""
+    flat = np.asarray(values, dtype=object).reshape(-1)
+    hi, lo = np.empty(flat.size), np.empty(flat.size)
+    for i, v in enumerate(flat.tolist()):
+        if not mpmath.isfinite(v):
+            hi[i], lo[i] = float(v), 0.0
+        else:
+            hi[i], lo[i] = _dd_of(v)
+    shape = np.asarray(values, dtype=object).shape
+    err = 2.0**-104 * np.abs(hi) + 2.0**-1074
+    err = np.where(np.isfinite(hi), err, 0.0)
+    return _exact_array(hi.reshape(shape), lo.reshape(shape), 0, err.reshape(shape), fmt.dtype)
+
+
 def binary_cross_entropy_with_logits(
     logits: Any,
     target: Any,
     *,
     reduction: str = "mean",
     pos_weight: Any = None,
+    weight: Any = None,
     dtype: Any = None,
     rounded: bool = True,
 ) -> Any:
-    """Exact ``pos_weight * y * softplus(-x) + (1 - y) * softplus(x)``, reduced, correctly rounded
-    (the oracle of :func:`numdl.binary_cross_entropy_with_logits`).
+    """Exact ``weight * (pos_weight * y * softplus(-x) + (1 - y) * softplus(x))``, reduced,
+    correctly rounded (the oracle of :func:`numdl.binary_cross_entropy_with_logits`; `weight` and
+    `pos_weight` broadcast to the target's shape, "mean" divides by the number of elements).
 
     A term whose coefficient is zero contributes 0 even where its softplus is infinite, so
     ``x = -inf, y = 0`` gives 0 and ``x = +inf, y = 1`` gives 0.  Elements are evaluated in mpmath
@@ -1523,10 +1620,12 @@ def binary_cross_entropy_with_logits(
     pw64 = np.ones(1) if pos_weight is None else _float_input(pos_weight, "pos_weight")[0]
     fmt = _out_format(dtype, in_dt)
     pw64 = np.broadcast_to(pw64, x64.shape).reshape(-1)
+    ew64 = np.ones(1) if weight is None else _float_input(weight, "weight")[0]
+    ew64 = np.broadcast_to(ew64, x64.shape).reshape(-1)
     xs, ys = x64.reshape(-1), y64.reshape(-1)
 
-    def element(v: Any, y: Any, w: Any) -> Any:
-        return w * y * mpmath.log1p(mpmath.exp(-v)) + (1 - y) * mpmath.log1p(mpmath.exp(v))
+    def element(v: Any, y: Any, w: Any, e: Any) -> Any:
+        return e * (w * y * mpmath.log1p(mpmath.exp(-v)) + (1 - y) * mpmath.log1p(mpmath.exp(v)))
 
     with np.errstate(all="ignore"):
         sp_minus = np.where(xs < 0, np.inf, 0.0)  # softplus(-x) at x = ±inf
@@ -1534,7 +1633,11 @@ def binary_cross_entropy_with_logits(
         c1, c2 = pw64 * ys, 1 - ys
         special = np.where(c1 == 0, 0.0, c1 * sp_minus) + np.where(c2 == 0, 0.0, c2 * sp_plus)
         special = np.where(np.isnan(xs) | np.isnan(ys) | np.isnan(pw64), np.nan, special)
-    finite = np.isfinite(xs) & np.isfinite(ys) & np.isfinite(pw64)
+        # an element of weight 0 contributes 0 whatever its loss; a weight that is not finite
+        # times a finite loss (positive for finite x): that weight's sign times inf, or NaN
+        finite_loss = np.isfinite(xs) & np.isfinite(ys) & np.isfinite(pw64)
+        special = np.where(ew64 == 0, 0.0, ew64 * np.where(finite_loss, 1.0, special))
+    finite = finite_loss & np.isfinite(ew64) & (ew64 != 0)
     idx = np.flatnonzero(finite)
 
     def values_at(dps: int | None, want_rounded: bool) -> np.ndarray:
@@ -1545,7 +1648,14 @@ def binary_cross_entropy_with_logits(
             out[:] = special
         if idx.size:
             vals = evaluate(
-                element, xs[idx], ys[idx], pw64[idx], dtype=fmt.dtype, rounded=want_rounded, dps=dps
+                element,
+                xs[idx],
+                ys[idx],
+                pw64[idx],
+                ew64[idx],
+                dtype=fmt.dtype,
+                rounded=want_rounded,
+                dps=dps,
             )
             out[idx] = np.asarray(vals, dtype=out.dtype) if want_rounded else list(vals)
         return out
@@ -1701,6 +1811,10 @@ def _condition(name: str, *args: Any, **kwargs: Any) -> Any:
         dx = -pw * y * _sigmoid64(-x) + (1 - y) * _sigmoid64(x)
         dy = pw * s_minus - s_plus
         num = np.abs(x) * np.abs(dx) + np.abs(y) * np.abs(dy) + np.abs(pw) * np.abs(y * s_minus)
+        ew = kwargs.get("weight")
+        if ew is not None:  # loss * weight: the weight's own term |weight loss| joins the others
+            ew = np.broadcast_to(_float_input(ew, "weight")[0], x.shape)
+            num, loss = np.abs(ew) * (num + np.abs(loss)), ew * loss
         return _reduce_kappa(num, loss, kwargs.get("reduction", "mean"))
     raise ValueError(f"name={name!r} is not one of numdl's stable functions")
 
@@ -1716,6 +1830,8 @@ def _ce_condition(x: np.ndarray, target: Any, **kwargs: Any) -> Any:
     axis = kwargs.get("axis", -1)
     eps = float(kwargs.get("label_smoothing", 0.0))
     ignore_index = kwargs.get("ignore_index")
+    cw = kwargs.get("weight")
+    cw = None if cw is None else _float_input(cw, "weight")[0]
     (ax,) = _reduction_axes(axis, x.ndim)
     x2, batch = _to_rows(x, (ax,))
     rows, classes = x2.shape
@@ -1728,9 +1844,14 @@ def _ce_condition(x: np.ndarray, target: Any, **kwargs: Any) -> Any:
         w = np.full((rows, classes), eps / classes)
         w[np.arange(rows), np.where(ignored, 0, t)] += 1 - eps
         extra = np.zeros(rows)
+        if cw is not None:  # the weights are inputs too: their terms |v_c log_softmax_c|
+            w = w * cw
+            extra = np.nansum(np.abs(np.where(w == 0, 0.0, w * ls)), axis=1)
     else:
         probs = _to_rows(_float_input(target, "target")[0], (ax,))[0]
         w = (1 - eps) * probs + eps / classes
+        if cw is not None:
+            w = w * cw
         ignored = np.zeros(rows, bool)
         extra = np.nansum(np.abs(np.where(w == 0, 0.0, w * ls)), axis=1)
     loss = -np.nansum(np.where(w == 0, 0.0, w * ls), axis=1)
@@ -1745,4 +1866,9 @@ def _ce_condition(x: np.ndarray, target: Any, **kwargs: Any) -> Any:
     num = np.nansum(np.abs(x2) * np.abs(grad), axis=1) + extra
     num, loss = np.where(ignored, 0.0, num), np.where(ignored, 0.0, loss)
     k = _reduce_kappa(num, loss, kwargs.get("reduction", "mean"))
+    if cw is not None and t_arr.dtype.kind in "iu" and kwargs.get("reduction", "mean") == "mean":
+        # the mean divides by sum_i weight_{t_i}: a quotient's condition adds the divisor's
+        wt = np.where(ignored, 0.0, cw[np.where(ignored, 0, t)])
+        w_sum = np.asarray(np.sum(wt))
+        k = k + float(_finite_or_zero(np.asarray(np.sum(np.abs(wt)) / abs(w_sum)), w_sum))
     return np.reshape(k, batch) if kwargs.get("reduction", "mean") == "none" else k

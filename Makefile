@@ -25,9 +25,10 @@ $(STAMP_BASE): pyproject.toml $(KERNEL_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable ".[tutorial]"
 	@touch $@
 
-# torch==2.13.0 is the CPU wheel found locally; any other version pulls GBs of CUDA.
+# torch==2.13.0 is the CPU wheel found locally; any other version pulls GBs of CUDA.  The test
+# extra brings JAX (CPU wheels) and array-api-strict for tests/test_backends*.py.
 $(STAMP_TEST): pyproject.toml $(KERNEL_SOURCES) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable ".[tutorial,test,torch]"
+	$(BIN)/python -m pip install --quiet --editable ".[tutorial,test,torch,jax]"
 	@touch $@ $(STAMP_BASE)
 
 tutorial: $(STAMP_BASE)

@@ -160,6 +160,8 @@ def cross_entropy(
         For an unknown `reduction`, `label_smoothing` outside [0, 1], a target shape that does not
         match, labels outside ``[0, C)`` (other than `ignore_index`), `ignore_index` with
         probability targets, a `weight` that is not of shape ``(C,)``, or an `axis` out of range.
+        (Under ``jax.jit`` the labels are not known when the function is traced, so their range
+        is not checked there; an out-of-range label then gives what ``take_along_axis`` gives.)
     TypeError
         For boolean or complex inputs (`weight` included), or a tuple `axis`.
 
@@ -500,7 +502,11 @@ def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index, weight
             t1 == ignore_index if ignore_index is not None else xp.zeros((rows,), dtype=xp.bool)
         )
         out_of_range = ((t1 < 0) | (t1 >= classes)) & ~ignored
-        if bool(xp.any(out_of_range)):
+        try:
+            out_of_range_found = bool(xp.any(out_of_range))
+        except TypeError:  # a JAX tracer under jit: the labels are not known until it runs
+            out_of_range_found = False
+        if out_of_range_found:
             raise ValueError(f"target has labels outside [0, {classes})")
         t_safe = xp.where(ignored, xp.zeros_like(t1), t1)
         ls_t = xp.take_along_axis(ls, xp.reshape(xp.astype(t_safe, xp.int64), (rows, 1)), axis=-1)[
@@ -510,7 +516,8 @@ def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index, weight
             loss = -(1 - eps) * ls_t
             if eps:
                 loss = loss - (eps / classes) * xp.sum(ls, axis=-1)
-            count = rows - int(xp.sum(xp.astype(ignored, xp.int64)))
+            # an array, not an int: traceable under jax.jit (0 / 0 is NaN, as in PyTorch)
+            count = xp.sum(xp.astype(~ignored, ls.dtype))
         else:
             wt = xp.take(cw, xp.astype(t_safe, xp.int64), axis=0)
             wt = xp.where(ignored, xp.zeros_like(wt), wt)  # (N,) the target's weight
@@ -544,7 +551,7 @@ def _xp_cross_entropy(logits, target, axis, reduction, eps, ignore_index, weight
     else:
         out = xp.sum(loss)
         if reduction == "mean":
-            if cw is not None and not isinstance(count, int):
+            if not isinstance(count, int):
                 out = out / count  # 0 / 0 is NaN, as in PyTorch
             else:
                 out = out / count if count else out * math.nan

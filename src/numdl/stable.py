@@ -38,6 +38,15 @@ References
 .. [2] M. Maechler, "Accurately computing log(1 - exp(-|a|)), assessed by the Rmpfr package",
        CRAN vignette, 2012.
 .. [3] N. J. Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., SIAM, 2002.
+
+Dtype promotion
+---------------
+Each backend follows its own library's rule.  NumPy input: NumPy's, as SciPy (integers are
+float64, so ``logsumexp(int64, b=float32)`` is float64).  PyTorch: ``torch.result_type`` (int64
+with float32 is float32; Python numbers do not promote a tensor), integer-only input in
+``torch.get_default_dtype()``.  JAX: ``jax.numpy.result_type`` and its default float (float32,
+float64 under ``jax_enable_x64``).  Other array-API libraries (array-api-strict): their
+``result_type``, which may refuse to mix kinds (a :class:`TypeError` naming the arguments).
 """
 
 from __future__ import annotations
@@ -67,7 +76,7 @@ from numdl._engine.reductions import (
     np_softmax_family,
 )
 from numdl._engine.small import fast_small
-from numdl._engine.xp import xp_elementwise, xp_logsumexp, xp_softmax_family
+from numdl._engine.xp import xp_elementwise, xp_logsumexp, xp_one_minus_cos_ratio, xp_softmax_family
 
 __all__ = [
     "Array",
@@ -105,6 +114,8 @@ def one_minus_cos_ratio(x: ArrayLike) -> Array:
     N. J. Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed.,
     SIAM 2002, section 1.7 (cancellation), problem 1.1.
     """
+    if not is_numpy_input(x):
+        return xp_one_minus_cos_ratio(x)
     return np_one_minus_cos_ratio(x)
 
 def logsumexp(
@@ -185,7 +196,8 @@ def logsumexp(
     if where is not None:
         x, _ = _mask(x, where, -np.inf)
     if b is None and not keepdims and not return_sign and x is not None:
-        fast = fast_small(x, axis, "lse") if getattr(x, "dtype", None) == np.float64 else None
+        fast = fast_small(x, axis, "lse") if type(x) is np.ndarray and x.dtype == np.float64 \
+            else None
         if fast is not None:
             return fast
     if not is_numpy_input(x, b):

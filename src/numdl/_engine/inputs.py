@@ -1,10 +1,17 @@
 """Input handling shared by every path: which library an input belongs to, its dtype, its axes,
 and the one rounding of a float64 result to the input's format.
 
-NumPy input takes the engine's own kernels; a PyTorch tensor or JAX array is handled with its own
-library's operations (:mod:`numdl._engine.xp`), so that the result stays on the input's device and
-autograd sees every step.  Neither torch nor jax is ever imported here: an input can only be a
-tensor of a library that is already loaded.
+NumPy input takes the engine's own kernels; a PyTorch tensor, JAX array or any other array-API
+array (array-api-strict, CuPy, ...) is handled with its own library's operations
+(:mod:`numdl._engine.xp`), so that the result stays on the input's device and autograd sees every
+step.  Neither torch nor jax is ever imported here: an input can only be a tensor of a library
+that is already loaded.
+
+Dtype promotion follows the input's library: NumPy's rules for NumPy input (integers are float64,
+as in SciPy), and for a tensor its library's ``result_type`` (``torch.result_type``,
+``jax.numpy.result_type``; Python scalars do not promote a tensor), with an integer result
+replaced by the library's default floating dtype (``torch.get_default_dtype()``, float32 in JAX
+unless ``jax_enable_x64``), as ``torch.logsumexp`` does.
 """
 
 from __future__ import annotations
@@ -22,16 +29,23 @@ __all__ = [
     "normalize_axes",
     "np_float_input",
     "np_round",
+    "xp_default_float",
     "xp_float_input",
+    "xp_result_dtype",
 ]
+
+# NumPy input: what np.asarray takes as it is (a NumPy array or scalar, a Python number, a list).
+_NUMPY_KINDS = (np.ndarray, np.generic, bool, int, float, complex, list, tuple)
 
 
 def is_numpy_input(*values: Any) -> bool:
-    """True unless some value is a PyTorch tensor or a JAX array (lists and scalars are NumPy)."""
+    """True unless some value is an array of another library: a PyTorch tensor, a JAX array or
+    any array-API array (array-api-strict, CuPy, ...).  NumPy arrays and scalars, Python numbers
+    and lists are NumPy input."""
     for v in values:
-        if v is None:
+        if v is None or isinstance(v, _NUMPY_KINDS):
             continue
-        if array_api_compat.is_torch_array(v) or array_api_compat.is_jax_array(v):
+        if array_api_compat.is_array_api_obj(v):
             return False
     return True
 
@@ -41,7 +55,7 @@ def namespace(*values: Any) -> Any:
     arrays = [
         v
         for v in values
-        if v is not None and not isinstance(v, bool | int | float | list | tuple | np.ndarray)
+        if v is not None and not isinstance(v, _NUMPY_KINDS)
     ]
     try:
         return array_api_compat.array_namespace(*arrays)
@@ -87,14 +101,54 @@ def np_round(y64: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return round_float64_array(y64, format_of(dtype))
 
 
+def xp_default_float(xp: Any, x: Any = None) -> Any:
+    """The library's default real floating dtype (``torch.get_default_dtype()``; JAX: float32,
+    float64 under ``jax_enable_x64``), on `x`'s device."""
+    info = getattr(xp, "__array_namespace_info__", None)
+    if info is None:
+        return xp.float64
+    device = getattr(x, "device", None) if x is not None else None
+    try:
+        return info().default_dtypes(device=device)["real floating"]
+    except (TypeError, ValueError):
+        return info().default_dtypes()["real floating"]
+
+
 def xp_float_input(xp: Any, x: Any, argname: str) -> Any:
-    """A tensor of a supported float dtype; integer tensors become float64 (see
-    :func:`np_float_input`)."""
+    """A tensor of a supported float dtype; integer tensors become the library's default floating
+    dtype (:func:`xp_default_float`), as its own functions convert them (``torch.logsumexp`` of
+    an int64 tensor is float32).  Integers beyond the default format's significand (2**24 for
+    float32) round there."""
     if xp.isdtype(x.dtype, "integral"):
-        return xp.astype(x, xp.float64)
+        return xp.astype(x, xp_default_float(xp, x))
     if not xp.isdtype(x.dtype, "real floating"):
         raise _dtype_error(argname, x.dtype)
     return x
+
+
+def xp_result_dtype(xp: Any, *args: tuple[Any, str]) -> Any:
+    """The result dtype of tensors ``(value, argname)`` by their library's own promotion
+    (``xp.result_type``), with an integer result replaced by the default floating dtype.
+
+    Python numbers are weak, as in PyTorch and JAX: they do not promote a tensor's dtype.
+    A library that refuses to promote the dtypes (array-api-strict mixes no kinds) raises
+    :class:`TypeError` naming the arguments.
+    """
+    arrays = [(v, name) for v, name in args if hasattr(v, "dtype")]
+    if not arrays:
+        arrays = [(xp.asarray(v), name) for v, name in args]
+    for v, name in arrays:
+        if not (xp.isdtype(v.dtype, "integral") or xp.isdtype(v.dtype, "real floating")):
+            raise _dtype_error(name, v.dtype)
+    try:
+        dtype = xp.result_type(*(v.dtype for v, _ in arrays))
+    except (TypeError, ValueError) as exc:
+        names = ", ".join(f"{name} ({v.dtype})" for v, name in arrays)
+        raise TypeError(f"{names}: {xp.__name__} does not promote these dtypes together: "
+                        f"{exc}") from None
+    if xp.isdtype(dtype, "integral"):
+        dtype = xp_default_float(xp, arrays[0][0])
+    return dtype
 
 
 def normalize_axes(axis: Any, ndim: int, argname: str = "axis") -> tuple[int, ...]:

@@ -1,8 +1,17 @@
-"""The array-API path: PyTorch tensors (and JAX arrays) computed with their own library's
-operations (``xp = array_namespace(x)``), so that results stay on the input's device and autograd
-differentiates through every step.  The same formulas as the NumPy path, in float64; every
-``where`` is given safe inputs in both branches, since a masked-out ``inf`` or ``nan`` would still
-poison the gradient.
+"""The array-API path: PyTorch tensors, JAX arrays and any other array-API array
+(array-api-strict, ...) computed with their own library's operations (``xp = array_namespace(x)``),
+so that results stay on the input's device and autograd differentiates through every step.  The
+same formulas as the NumPy path, in float64; every ``where`` is given safe inputs in both
+branches, since a masked-out ``inf`` or ``nan`` would still poison the gradient.
+
+Certification (narrow formats' ``logsumexp`` and ``logaddexp`` near a result of 0) needs the
+float64 values on the host.  A JAX array is certified through ``jax.pure_callback``, so that the
+functions trace under ``jax.jit`` and ``jax.vmap`` with the same results (the callback sees
+concrete values; its output carries no gradient).  Without ``jax_enable_x64`` JAX computes the
+"float64" steps in float32, where the float64 error bound does not hold: certification is then
+skipped and narrow results carry float32's own rounding (a few float32 ULP, more where
+``logsumexp`` cancels near 0).  Other libraries' values are copied to the host with DLPack
+(PyTorch: ``.cpu()``), which ``torch.compile`` traces as a graph break.
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ import numpy as np
 from numdl._dtypes import to_numpy
 from numdl._engine import certify
 from numdl._engine.eft import two_sum
-from numdl._engine.inputs import namespace, normalize_axes, xp_float_input
+from numdl._engine.elementwise import logaddexp64
+from numdl._engine.inputs import namespace, normalize_axes, xp_float_input, xp_result_dtype
 from numdl._engine.rows import rows_shape
 
 __all__ = [
@@ -29,6 +39,7 @@ __all__ = [
     "xp_elementwise",
     "xp_finish",
     "xp_logsumexp",
+    "xp_one_minus_cos_ratio",
     "xp_rows",
     "xp_softmax_family",
     "xp_special",
@@ -141,25 +152,40 @@ def xp_logsumexp(x: Any, axis: Any, b: Any, keepdims: bool, return_sign: bool) -
     """:func:`numdl.stable.logsumexp` of a tensor (and weights `b`): the max-shift with ``log1p``,
     narrow formats certified as in :mod:`numdl._engine.certify`; SciPy's semantics for `b`."""
     xp = namespace(x, b)
-    axes = normalize_axes(axis, x.ndim)
-    x = xp_float_input(xp, x, "x")
-    dtype = x.dtype
-    if b is not None:
+    if not hasattr(x, "dtype") or isinstance(x, np.ndarray):
+        x = xp.asarray(x)
+    if (b is not None and not hasattr(b, "dtype")) or isinstance(b, np.ndarray):
         b = xp.asarray(b)
+    # the library's own promotion (torch.result_type(int64, float32) is float32)
+    dtype = xp_result_dtype(xp, (x, "x")) if b is None else xp_result_dtype(xp, (x, "x"), (b, "b"))
+    x = xp_float_input(xp, x, "x")
+    if b is not None:
         b = xp_float_input(xp, b, "b")
-        dtype = xp.result_type(x.dtype, b.dtype)
-        shape = tuple(np.broadcast_shapes(tuple(x.shape), tuple(b.shape)))
+        try:
+            shape = tuple(np.broadcast_shapes(tuple(x.shape), tuple(b.shape)))
+        except ValueError:
+            raise ValueError(f"b (shape {tuple(b.shape)}) does not broadcast against x (shape "
+                             f"{tuple(x.shape)})") from None
         x, b = xp.broadcast_to(x, shape), xp.broadcast_to(b, shape)
+    # SciPy's rule: with b, `axis` counts the axes of the broadcast shape
+    axes = normalize_axes(axis, x.ndim)
     x64 = xp.astype(x, xp.float64)
     x2, batch, _ = xp_rows(xp, x64, axes)
-    if b is None:
+    if x2.shape[1] == 0:
+        # an empty sum is 0, its log -inf (argmax has no empty reduction); the sum of the empty
+        # rows keeps the autograd graph (an empty gradient)
+        y = xp.sum(x2, axis=-1, keepdims=True) - xp.inf
+        if b is not None:
+            y = y + xp.sum(xp_rows(xp, xp.astype(b, xp.float64), axes)[0], axis=-1, keepdims=True)
+        sign = xp.zeros_like(y)
+    elif b is None:
         core = xp_core(xp, x2, exact=x.dtype == xp.float64)
         y = core.a + xp.log1p(core.s)
         y = xp.where(core.finite, y, core.a)
         nan_row = xp.any(xp.isnan(x2), axis=-1, keepdims=True)
         y = xp.where(nan_row, xp.zeros_like(y) + math.nan, y)
-        if x.dtype != xp.float64:
-            y = _xp_certify(xp, y, core, x2, x.dtype)
+        if dtype != xp.float64:
+            y = _xp_certify(xp, y, core, x2, dtype)
         sign = xp.where(xp.isnan(y), y, xp.where(y == -xp.inf, xp.zeros_like(y), xp.ones_like(y)))
     else:
         b2, _, _ = xp_rows(xp, xp.astype(b, xp.float64), axes)
@@ -200,22 +226,86 @@ def xp_logsumexp(x: Any, axis: Any, b: Any, keepdims: bool, return_sign: bool) -
     return (y, sign) if return_sign else y
 
 
+def _host(x: Any) -> np.ndarray:
+    """A concrete array's values as NumPy (PyTorch through :func:`to_numpy`, others through
+    DLPack or the buffer protocol)."""
+    if array_api_compat.is_torch_array(x) or array_api_compat.is_numpy_array(x):
+        return to_numpy(x)
+    try:
+        return np.from_dlpack(x)
+    except (TypeError, AttributeError, BufferError, RuntimeError):
+        return np.asarray(x)
+
+
+def _np_dtype(xp: Any, dtype: Any) -> np.dtype:
+    """The NumPy (ml_dtypes) dtype of a library's float `dtype`."""
+    if array_api_compat.is_jax_namespace(xp):
+        return np.dtype(dtype)
+    return _host(xp.zeros((1,), dtype=dtype)).dtype
+
+
+def _host_call(xp: Any, fn: Any, out: Any, *args: Any) -> Any:
+    """``fn(*numpy arrays)`` of tensors, as a tensor like `out` (float64) without gradient.
+
+    JAX goes through ``jax.pure_callback`` (traceable by ``jit`` and ``vmap``: the callback gets
+    the batched arrays, ``fn`` works on flat rows), other libraries copy to the host.  None when
+    the working precision is not float64 (JAX without ``jax_enable_x64``): the float64 error
+    bounds of :mod:`numdl._engine.certify` do not hold there.
+    """
+    if out.dtype != xp.float64 or any(a.dtype != xp.float64 for a in args):
+        return None
+    args = tuple(stop_gradient(xp, a) for a in args)
+    if array_api_compat.is_jax_namespace(xp):
+        jax = sys.modules["jax"]
+        spec = jax.ShapeDtypeStruct(out.shape, out.dtype)
+
+        def call(*arrays: Any) -> np.ndarray:
+            return np.asarray(fn(*(np.asarray(a) for a in arrays)), dtype=np.float64)
+
+        return jax.pure_callback(call, spec, *args, vmap_method="broadcast_all")
+    fixed = fn(*(_host(a) for a in args))
+    return xp.reshape(xp.asarray(fixed, dtype=out.dtype, device=array_device(out)), out.shape)
+
+
 def _xp_certify(xp: Any, y: Any, core: XpCore, x2: Any, dtype: Any) -> Any:
     """The certification of :mod:`numdl._engine.certify` for tensors: rows whose float64 value
     may round to the wrong neighbour get the certified value, their gradient unchanged
     (``y + stop_gradient(certified - y)``)."""
-    y_np = to_numpy(y).reshape(-1).astype(np.float64)
-    a_np = to_numpy(core.a).reshape(-1).astype(np.float64)
-    s_np = to_numpy(core.s).reshape(-1).astype(np.float64)
-    np_dtype = to_numpy(xp.zeros((1,), dtype=dtype)).dtype
-    redo = certify.uncertain_lse(a_np, s_np, y_np, int(x2.shape[1]), np_dtype)
-    if redo.size == 0:
-        return y
-    rows = to_numpy(x2).reshape(x2.shape)[redo]
-    fixed = y_np.copy()
-    fixed[redo] = certify.lse_rows(rows, np_dtype)
-    target = xp.reshape(xp.asarray(fixed, dtype=y.dtype, device=array_device(y)), y.shape)
-    return y + stop_gradient(xp, target - y)
+    np_dtype = _np_dtype(xp, dtype)
+    n = int(x2.shape[1])
+
+    def fix(y_np: np.ndarray, a_np: np.ndarray, s_np: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        shape = y_np.shape
+        y_np, a_np, s_np = (v.reshape(-1).astype(np.float64) for v in (y_np, a_np, s_np))
+        redo = certify.uncertain_lse(a_np, s_np, y_np, n, np_dtype)
+        delta = np.zeros_like(y_np)  # 0 elsewhere: inf - inf would make the others NaN
+        if redo.size:
+            rows64 = rows.reshape(-1, n)[redo].astype(np.float64)
+            delta[redo] = certify.lse_rows(rows64, np_dtype) - y_np[redo]
+        return delta.reshape(shape)
+
+    delta = _host_call(xp, fix, y, y, core.a, core.s, x2)
+    return y if delta is None else y + stop_gradient(xp, delta)
+
+
+def _xp_certify_logaddexp(xp: Any, y: Any, x1: Any, x2: Any, dtype: Any) -> Any:
+    """:func:`numdl._engine.elementwise.np_logaddexp`'s certification for tensors (float64
+    ``y`` of the broadcast ``x1``, ``x2``)."""
+    np_dtype = _np_dtype(xp, dtype)
+
+    def fix(y_np: np.ndarray, a1: np.ndarray, a2: np.ndarray) -> np.ndarray:
+        y_np = np.asarray(y_np, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            redo = certify.uncertain_logaddexp(y_np, np.maximum(a1, a2), np_dtype)
+        delta = np.zeros_like(y_np)
+        if redo.any():
+            pairs = np.stack([a1[redo], a2[redo]], axis=1)
+            delta[redo] = certify.lse_rows(pairs, np_dtype) - y_np[redo]
+        return delta
+
+    shape = tuple(np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape)))
+    delta = _host_call(xp, fix, y, y, xp.broadcast_to(x1, shape), xp.broadcast_to(x2, shape))
+    return y if delta is None else y + stop_gradient(xp, delta)
 
 
 def xp_softmax_family(x: Any, axis: Any, kind: str) -> Any:
@@ -244,16 +334,38 @@ def xp_softmax_family(x: Any, axis: Any, kind: str) -> Any:
 
 
 def xp_elementwise(fn: Any, *args: tuple[Any, str]) -> Any:
-    """``fn(xp, *float64 tensors)`` of ``(value, argname)`` pairs, in their result dtype."""
+    """``fn(xp, *float64 tensors)`` of ``(value, argname)`` pairs, in their result dtype (the
+    library's promotion, :func:`numdl._engine.inputs.xp_result_dtype`); the narrow formats'
+    ``logaddexp`` is certified as on the NumPy path."""
     xp = namespace(*(v for v, _ in args))
+    args = tuple(
+        (xp.asarray(v) if isinstance(v, np.ndarray | np.generic | list | tuple) else v, name)
+        for v, name in args
+    )
+    dtype = xp_result_dtype(xp, *args)
     tensors = [
-        xp_float_input(
-            xp, v if hasattr(v, "dtype") and not isinstance(v, np.ndarray) else xp.asarray(v), name
-        )
+        xp_float_input(xp, v if hasattr(v, "dtype") else xp.asarray(v, dtype=dtype), name)
         for v, name in args
     ]
-    dtype = xp.result_type(*(t.dtype for t in tensors))
-    y = fn(xp, *(xp.astype(t, xp.float64) for t in tensors))
+    t64 = [xp.astype(t, xp.float64) for t in tensors]
+    y = fn(xp, *t64)
+    if fn is logaddexp64 and dtype != xp.float64:
+        y = _xp_certify_logaddexp(xp, y, *t64, dtype)
     return xp_finish(xp, y, dtype)
+
+
+def xp_one_minus_cos_ratio(x: Any) -> Any:
+    """:func:`numdl.stable.one_minus_cos_ratio` of a tensor: ``2 sin^2(x/2) / x^2`` as
+    ``(sin(h) / h)^2 / 2``, ``h = x / 2``, in float64 rounded once to x's dtype (float64 for
+    integer input's library default).  ``h = 0`` takes the limit 1 with a safe divisor, so the
+    gradient there is the limit's, 0."""
+    xp = namespace(x)
+    dtype = xp_result_dtype(xp, (x, "x"))
+    x64 = xp.astype(xp_float_input(xp, x, "x"), xp.float64)
+    half = x64 / 2
+    zero = half == 0
+    safe = xp.where(zero, xp.ones_like(half), half)
+    s = xp.where(zero, xp.ones_like(half), xp.sin(safe) / safe)
+    return xp_finish(xp, s * s / 2, dtype)
 
 

@@ -778,3 +778,13 @@ def test_one_minus_cos_ratio_computes_in_long_double():
             exact = 2 * mpmath.sin(v / 2) ** 2 / v**2  # no cancellation at any precision
             assert abs(mpmath.mpf(gi.as_integer_ratio()[0]) / gi.as_integer_ratio()[1] - exact) \
                 <= 8 * eps * abs(exact)
+
+
+@pytest.mark.parametrize("axis", [-1, -2, None])
+def test_logsumexp_b_with_more_dimensions_than_x_on_torch(axis):
+    torch = pytest.importorskip("torch")
+    x, b = np.arange(4.0), np.arange(12.0).reshape(3, 4) + 1
+    got = stable.logsumexp(torch.from_numpy(x), b=torch.from_numpy(b), axis=axis)
+    want = scipy.special.logsumexp(x, b=b, axis=axis)
+    assert tuple(got.shape) == np.shape(want)
+    np.testing.assert_allclose(got.numpy(), want, rtol=4 * 2.0**-52)

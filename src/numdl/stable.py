@@ -29,7 +29,9 @@ How they are computed
   arrays, when JAX is installed; enable ``jax_enable_x64`` for the float64 working precision) run
   the same formulas with their own library's operations (``xp = array_namespace(x)``), so results
   stay on the input's device and autograd differentiates through them.  The result has the
-  input's dtype; integer input is computed as float64, as in SciPy.
+  input's dtype; integer NumPy input is computed as float64, as in SciPy (tensors: see "Dtype
+  promotion" below).  One difference on JAX: XLA on the CPU flushes subnormal float32 results
+  to 0, so a float32 softmax that NumPy returns as a subnormal is 0 there.
 
 References
 ----------

@@ -78,7 +78,15 @@ def _jax_backend():
 
 def _strict_backend():
     xs = pytest.importorskip("array_api_strict")
-    return Backend("strict", xs, xs.asarray, np.from_dlpack, [F64, F32], xs.asarray(0).__class__)
+    return Backend("strict", xs, xs.asarray, np.from_dlpack, BACKEND_FLOATS["strict"],
+                   xs.asarray(0).__class__)
+
+
+# The float formats each library has (array-api-strict: the standard's float32 and float64 only);
+# a test over backends and dtypes is generated for exactly these pairs.
+BACKEND_FLOATS = {"torch": ALL_FLOATS, "jax": ALL_FLOATS, "strict": [F64, F32]}
+BACKEND_DTYPES = [pytest.param(b, d, id=f"{b}-{np.dtype(d).name}")
+                  for b, floats in BACKEND_FLOATS.items() for d in floats]
 
 
 @pytest.fixture
@@ -93,7 +101,19 @@ def jax_x64():
         jax.config.update("jax_enable_x64", before)
 
 
-@pytest.fixture(params=["torch", "jax", "strict"])
+@pytest.fixture
+def jax_x32():
+    """jax_enable_x64 off for one test (JAX's default), restored after."""
+    jax = pytest.importorskip("jax")
+    before = jax.config.read("jax_enable_x64")
+    jax.config.update("jax_enable_x64", False)
+    try:
+        yield jax
+    finally:
+        jax.config.update("jax_enable_x64", before)
+
+
+@pytest.fixture(params=list(BACKEND_FLOATS))
 def backend(request):
     if request.param == "jax":
         request.getfixturevalue("jax_x64")
@@ -222,11 +242,9 @@ def _compare(be, out, expected, dtype):
         assert np.all(close), np.max(errors[~close])
 
 
-@pytest.mark.parametrize("dtype", ALL_FLOATS, ids=str)
+@pytest.mark.parametrize(("backend", "dtype"), BACKEND_DTYPES, indirect=["backend"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_values_agree_with_numpy_and_reference(backend, case, dtype):
-    if dtype not in backend.floats:
-        pytest.skip(f"{backend.name} has no {dtype}")
     fn, make, ref_name = CASES[case]
     args_np = make(np.random.default_rng(7), dtype)
     expected = fn(*args_np)
@@ -518,12 +536,10 @@ def test_jax_jit_certifies_rows(jax_x64):
                                rtol=0, atol=GRAD_RTOL[F32])
 
 
-def test_jax_without_x64_skips_certification():
+def test_jax_without_x64_skips_certification(jax_x32):
     """Without jax_enable_x64 the working precision is float32: the result is float32 within
     float32's own rounding (documented in numdl._engine.xp), and nothing is certified."""
-    jax = pytest.importorskip("jax")
-    if jax.config.read("jax_enable_x64"):
-        pytest.skip("jax_enable_x64 is on in this process")
+    jax = jax_x32
     x = np.random.default_rng(2).standard_normal((4, 30)).astype(F32)
     certify.reset_counts()
     out = numdl.logsumexp(jax.numpy.asarray(x), axis=-1)
@@ -558,12 +574,11 @@ def test_torch_compile_tiny_model_cross_entropy():
         torch.testing.assert_close(gc, p.grad, rtol=2.0**-44, atol=2.0**-48)
 
 
-@pytest.mark.parametrize("dtype", [F32, F16, BF16], ids=str)
+@pytest.mark.parametrize(("backend", "dtype"),
+                         [p for p in BACKEND_DTYPES if p.values[1] != F64], indirect=["backend"])
 def test_certified_special_rows_inf_minus_inf_nan(backend, dtype):
     """The certified correction is added as a difference that is 0 off the certified rows: the
     target minus y gave inf - inf = NaN on a row of +inf (or -inf) beside a certified row."""
-    if dtype not in backend.floats:
-        pytest.skip(f"{backend.name} has no {dtype}")
     x = np.array([[np.inf, 1, 2], [np.nan, 1, 2], [-np.inf] * 3,
                   np.log([0.5, 0.25, 0.25])], dtype=dtype)
     out = backend.back(numdl.logsumexp(backend.to(x), axis=1)).astype(np.float64)

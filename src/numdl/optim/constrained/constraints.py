@@ -54,6 +54,14 @@ class Constraint:
         if not isinstance(self.name, str):
             raise TypeError(f"name must be a string, got {type(self.name).__name__}")
 
+    @classmethod
+    def linear(cls, a: ArrayLike, b: float, name: str = "") -> Constraint:
+        """The linear constraint ``a . x - b <= 0`` (:class:`Inequality`) or ``= 0``
+        (:class:`Equality`), with its exact gradient ``a``."""
+        aa = readonly_float64(vector(a, "a"))
+        bb = real_number(b, "b")
+        return cls(lambda x: float(aa @ x) - bb, lambda x: aa, name)
+
     def value(self, x: np.ndarray) -> float:
         """The constraint function at `x` (a float)."""
         v = np.asarray(self.fun(x))
@@ -95,13 +103,6 @@ class Inequality(Constraint):
     name: str = ""
     kind = "inequality"
 
-    @classmethod
-    def linear(cls, a: ArrayLike, b: float, name: str = "") -> Inequality:
-        """``a . x <= b``, i.e. ``a . x - b <= 0``, with its exact gradient ``a``."""
-        aa = readonly_float64(vector(a, "a"))
-        bb = real_number(b, "b")
-        return cls(lambda x: float(aa @ x) - bb, lambda x: aa, name)
-
 
 @dataclass(frozen=True, eq=False)
 class Equality(Constraint):
@@ -111,13 +112,6 @@ class Equality(Constraint):
     grad: Callable[[np.ndarray], Any] | None = None
     name: str = ""
     kind = "equality"
-
-    @classmethod
-    def linear(cls, a: ArrayLike, b: float, name: str = "") -> Equality:
-        """``a . x = b``, i.e. ``a . x - b = 0``, with its exact gradient ``a``."""
-        aa = readonly_float64(vector(a, "a"))
-        bb = real_number(b, "b")
-        return cls(lambda x: float(aa @ x) - bb, lambda x: aa, name)
 
 
 def partition_constraints(

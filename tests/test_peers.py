@@ -29,6 +29,7 @@ def test_scipys_logsumexp_and_softmax_tests_pass_on_numdl():
     )
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "numdl_as_scipy: scipy.special.tests.test_logsumexp runs numdl.stable" in proc.stdout
     passed = int(re.search(r"(\d+) passed", summary).group(1))
     assert passed >= 300 and "failed" not in summary, summary
 
